@@ -1,0 +1,18 @@
+//! hive-raftstore: Hive's replicated key-value store, the part of the system that
+//! replaces etcd.
+//!
+//! What lives here: shards (one openraft group each, run as a supervised actor), our own
+//! segmented durable Raft log (`log`), the MVCC state machine with etcd's semantics
+//! (`mvcc`), leases, rkyv snapshots, the watch hub that serves watch streams natively
+//! (`watch`), and the async `Store` client API every other component uses.
+//!
+//! What does not: QUIC and TLS (hive-transport implements this crate's network trait),
+//! and anything that knows about Kubernetes objects (hive-actors).
+
+pub mod log;
+pub mod mvcc;
+pub mod raft_types;
+pub mod types;
+pub mod watch;
+
+pub use types::*;

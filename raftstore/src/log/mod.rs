@@ -1,0 +1,1 @@
+//! The segmented, checksummed, group-committed Raft log (being written).

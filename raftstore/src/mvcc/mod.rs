@@ -1,0 +1,1 @@
+//! The MVCC keyspace with etcd semantics (being written).

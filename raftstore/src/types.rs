@@ -1,0 +1,327 @@
+//! The store's data model: identities, keys and values, the replicated commands and
+//! their responses, and watch events.
+//!
+//! Everything that goes into the Raft log derives both serde (openraft requires it for
+//! `AppData`) and rkyv (what we actually write to disk and to the wire).
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Derives shared by every type that is stored in the log, in snapshots or on the wire.
+macro_rules! wire {
+    ($($item:item)*) => {
+        $(
+            #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+            $item
+        )*
+    };
+}
+pub(crate) use wire;
+
+/// A member of a Raft group: one process of the control plane.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+    rkyv::Archive, rkyv::Serialize, rkyv::Deserialize,
+)]
+pub struct NodeId(pub u64);
+
+impl fmt::Display for NodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "n{}", self.0)
+    }
+}
+
+impl From<u64> for NodeId {
+    fn from(v: u64) -> Self {
+        NodeId(v)
+    }
+}
+
+/// One shard of the keyspace: its own Raft group, its own revision counter.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+    rkyv::Archive, rkyv::Serialize, rkyv::Deserialize,
+)]
+pub struct ShardId(pub u32);
+
+impl fmt::Display for ShardId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "shard-{}", self.0)
+    }
+}
+
+/// A shard's logical clock: bumped once by every write that changes the keyspace.
+/// Revision 0 is "before anything"; the first write is revision 1.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+    rkyv::Archive, rkyv::Serialize, rkyv::Deserialize,
+)]
+pub struct Revision(pub u64);
+
+impl Revision {
+    pub const ZERO: Revision = Revision(0);
+
+    pub fn next(self) -> Revision {
+        Revision(self.0 + 1)
+    }
+}
+
+impl fmt::Display for Revision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// A lease identity; `LeaseId(0)` means "no lease".
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+    rkyv::Archive, rkyv::Serialize, rkyv::Deserialize,
+)]
+pub struct LeaseId(pub i64);
+
+impl LeaseId {
+    pub const NONE: LeaseId = LeaseId(0);
+
+    pub fn is_none(self) -> bool {
+        self.0 == 0
+    }
+}
+
+wire! {
+    /// A key with its value and MVCC metadata, as etcd's `mvccpb.KeyValue`.
+    #[derive(Default)]
+    pub struct KeyValue {
+        pub key: Vec<u8>,
+        pub value: Vec<u8>,
+        /// Revision of the write that created this key (since its last delete).
+        pub create_revision: Revision,
+        /// Revision of the last write to this key.
+        pub mod_revision: Revision,
+        /// Number of writes since creation; 1 after the creating put.
+        pub version: u64,
+        pub lease: LeaseId,
+    }
+
+    /// A contiguous range of keys in etcd's encoding: `end` empty means the single key
+    /// `start`; `end == [0]` means every key `>= start`; otherwise `[start, end)`.
+    #[derive(Default)]
+    pub struct KeyRange {
+        pub start: Vec<u8>,
+        pub end: Vec<u8>,
+    }
+
+    /// Read keys.
+    #[derive(Default)]
+    pub struct RangeRequest {
+        pub range: KeyRange,
+        /// Read at this revision; `None` reads the latest.
+        pub revision: Option<Revision>,
+        /// At most this many keys (0 = no limit); `more` tells whether keys were left out.
+        pub limit: u64,
+        pub keys_only: bool,
+        pub count_only: bool,
+    }
+
+    pub struct RangeResponse {
+        pub kvs: Vec<KeyValue>,
+        /// True when `limit` cut the result; continue from the last key + `\0`.
+        pub more: bool,
+        /// The number of keys in the range (ignoring `limit`).
+        pub count: u64,
+        /// The store revision the read was served at.
+        pub revision: Revision,
+    }
+
+    pub struct PutRequest {
+        pub key: Vec<u8>,
+        pub value: Vec<u8>,
+        pub lease: LeaseId,
+        pub prev_kv: bool,
+    }
+
+    pub struct DeleteRequest {
+        pub range: KeyRange,
+        pub prev_kv: bool,
+    }
+
+    /// What a compare reads from a key.
+    pub enum CompareTarget {
+        Value(Vec<u8>),
+        Version(u64),
+        CreateRevision(Revision),
+        ModRevision(Revision),
+        Lease(LeaseId),
+    }
+
+    pub enum CompareOp {
+        Equal,
+        NotEqual,
+        Greater,
+        Less,
+    }
+
+    /// A guard of a transaction; a missing key has version, create and mod revision 0,
+    /// and an empty value, as in etcd.
+    pub struct Compare {
+        pub key: Vec<u8>,
+        pub op: CompareOp,
+        pub target: CompareTarget,
+    }
+
+    pub enum TxnOp {
+        Range(RangeRequest),
+        Put(PutRequest),
+        Delete(DeleteRequest),
+    }
+
+    /// A transaction: if every compare holds, `success` runs, else `failure`; all of its
+    /// writes share one revision.
+    #[derive(Default)]
+    pub struct TxnRequest {
+        pub compare: Vec<Compare>,
+        pub success: Vec<TxnOp>,
+        pub failure: Vec<TxnOp>,
+    }
+
+    pub enum TxnOpResponse {
+        Range(RangeResponse),
+        Put { prev_kv: Option<KeyValue> },
+        Delete { deleted: u64, prev_kvs: Vec<KeyValue> },
+    }
+
+    pub struct TxnResponse {
+        pub succeeded: bool,
+        pub responses: Vec<TxnOpResponse>,
+        /// The store revision after the transaction (unchanged if it wrote nothing).
+        pub revision: Revision,
+    }
+
+    /// A command replicated through Raft and applied by every member's state machine.
+    pub enum Command {
+        Txn(TxnRequest),
+        LeaseGrant { id: LeaseId, ttl_secs: u64 },
+        LeaseRevoke { id: LeaseId },
+        /// Proposed by the leader when it sees leases past their deadline; applied as a
+        /// revoke of each one that still exists. All their keys go in one revision.
+        LeaseExpire { ids: Vec<LeaseId> },
+        Compact { revision: Revision },
+    }
+
+    /// A deterministic error of applying a command: every member computes the same one.
+    pub enum ApplyError {
+        /// The requested revision is below the compaction point.
+        Compacted { compacted: Revision },
+        /// The requested revision is in the future.
+        FutureRevision { current: Revision },
+        LeaseNotFound { id: LeaseId },
+        LeaseExists { id: LeaseId },
+        /// A transaction touches a key more than once with writes.
+        DuplicateKey { key: Vec<u8> },
+    }
+
+    /// The result of applying one command.
+    pub enum CommandResponse {
+        Txn(TxnResponse),
+        LeaseGranted { id: LeaseId, ttl_secs: u64, revision: Revision },
+        LeaseRevoked { revision: Revision },
+        Compacted { revision: Revision },
+        Error(ApplyError),
+        /// Blank and membership entries answer nothing.
+        None,
+    }
+
+    pub enum EventKind {
+        Put,
+        Delete,
+    }
+
+    /// One change of one key. For a delete, `kv` carries the key and the deleting
+    /// revision as `mod_revision`, and `prev_kv` the value that was deleted.
+    pub struct Event {
+        pub kind: EventKind,
+        pub kv: KeyValue,
+        pub prev_kv: Option<KeyValue>,
+    }
+}
+
+impl Default for CommandResponse {
+    fn default() -> Self {
+        CommandResponse::None
+    }
+}
+
+impl KeyRange {
+    /// Exactly one key.
+    pub fn key(key: impl Into<Vec<u8>>) -> Self {
+        KeyRange { start: key.into(), end: Vec::new() }
+    }
+
+    /// Every key that starts with `prefix`.
+    pub fn prefix(prefix: impl Into<Vec<u8>>) -> Self {
+        let start = prefix.into();
+        let end = prefix_end(&start);
+        KeyRange { start, end }
+    }
+
+    /// Every key `>= start`.
+    pub fn from_key(start: impl Into<Vec<u8>>) -> Self {
+        KeyRange { start: start.into(), end: vec![0] }
+    }
+
+    pub fn is_single(&self) -> bool {
+        self.end.is_empty()
+    }
+
+    /// Whether `key` lies in this range.
+    pub fn contains(&self, key: &[u8]) -> bool {
+        if self.end.is_empty() {
+            return key == self.start.as_slice();
+        }
+        if key < self.start.as_slice() {
+            return false;
+        }
+        self.end == [0] || key < self.end.as_slice()
+    }
+}
+
+/// The smallest key greater than every key with this prefix (etcd's `GetPrefixRangeEnd`):
+/// `[0]` ("to the end") when the prefix is empty or all `0xff`.
+pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.last_mut() {
+        if *last < 0xff {
+            *last += 1;
+            return end;
+        }
+        end.pop();
+    }
+    vec![0]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_range_contains_exactly_the_keys_with_that_prefix() {
+        let r = KeyRange::prefix("/registry/pods/");
+        assert!(r.contains(b"/registry/pods/default/a"));
+        assert!(r.contains(b"/registry/pods/"));
+        assert!(!r.contains(b"/registry/pods"));
+        assert!(!r.contains(b"/registry/podsx"));
+        assert!(!r.contains(b"/registry/pods0"));
+        assert_eq!(prefix_end(&[0x61, 0xff]), vec![0x62]);
+        assert_eq!(prefix_end(&[0xff, 0xff]), vec![0]);
+        assert!(KeyRange::prefix(Vec::new()).contains(b"anything"));
+    }
+
+    #[test]
+    fn single_key_range_contains_only_that_key() {
+        let r = KeyRange::key("a");
+        assert!(r.contains(b"a"));
+        assert!(!r.contains(b"ab"));
+        assert!(KeyRange::from_key("b").contains(b"zzz"));
+        assert!(!KeyRange::from_key("b").contains(b"a"));
+    }
+}

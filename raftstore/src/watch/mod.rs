@@ -1,0 +1,1 @@
+//! The watch hub (being written).
