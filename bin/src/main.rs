@@ -1,1 +1,44 @@
-fn main() {}
+//! `hive`: the one binary. It runs a control-plane member, and hosts the operator verbs
+//! (`bench`, `chaos`, and the kubectl-like verbs as they arrive).
+
+mod cmd;
+mod logging;
+
+use clap::{Parser, Subcommand};
+
+/// Hive: a Kubernetes-class container orchestrator with its own Raft store.
+#[derive(Parser, Debug)]
+#[command(name = "hive", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = logging::LogFormat::Text)]
+    log_format: logging::LogFormat,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Print the version of this binary and of the API it serves.
+    Version(cmd::version::Args),
+    /// Run benchmarks and print JSON results.
+    #[command(subcommand)]
+    Bench(cmd::bench::BenchCmd),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    logging::init(cli.log_format);
+    let result = match cli.command {
+        Command::Version(a) => cmd::version::run(a),
+        Command::Bench(b) => cmd::bench::run(b),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

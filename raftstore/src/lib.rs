@@ -9,10 +9,19 @@
 //! What does not: QUIC and TLS (hive-transport implements this crate's network trait),
 //! and anything that knows about Kubernetes objects (hive-actors).
 
+pub mod cluster;
+pub mod error;
+pub mod lessor;
 pub mod log;
 pub mod mvcc;
+pub mod network;
 pub mod raft_types;
+pub mod shard;
+pub mod sm;
+pub mod store;
 pub mod types;
 pub mod watch;
 
+pub use error::{StoreError, StoreResult};
+pub use store::{Consistency, Store};
 pub use types::*;

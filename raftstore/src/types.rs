@@ -17,12 +17,23 @@ macro_rules! wire {
         )*
     };
 }
-pub(crate) use wire;
 
 /// A member of a Raft group: one process of the control plane.
 #[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-    rkyv::Archive, rkyv::Serialize, rkyv::Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
 )]
 pub struct NodeId(pub u64);
 
@@ -40,8 +51,20 @@ impl From<u64> for NodeId {
 
 /// One shard of the keyspace: its own Raft group, its own revision counter.
 #[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-    rkyv::Archive, rkyv::Serialize, rkyv::Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
 )]
 pub struct ShardId(pub u32);
 
@@ -54,8 +77,20 @@ impl fmt::Display for ShardId {
 /// A shard's logical clock: bumped once by every write that changes the keyspace.
 /// Revision 0 is "before anything"; the first write is revision 1.
 #[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-    rkyv::Archive, rkyv::Serialize, rkyv::Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
 )]
 pub struct Revision(pub u64);
 
@@ -75,8 +110,20 @@ impl fmt::Display for Revision {
 
 /// A lease identity; `LeaseId(0)` means "no lease".
 #[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-    rkyv::Archive, rkyv::Serialize, rkyv::Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
 )]
 pub struct LeaseId(pub i64);
 
@@ -161,8 +208,9 @@ wire! {
         Less,
     }
 
-    /// A guard of a transaction; a missing key has version, create and mod revision 0,
-    /// and an empty value, as in etcd.
+    /// A guard of a transaction; a missing key has version, create and mod revision 0
+    /// and no lease, as in etcd. As in etcd too, a `Value` compare on a missing key is
+    /// false whatever the operator (there is no value to compare).
     pub struct Compare {
         pub key: Vec<u8>,
         pub op: CompareOp,
@@ -221,6 +269,7 @@ wire! {
     }
 
     /// The result of applying one command.
+    #[derive(Default)]
     pub enum CommandResponse {
         Txn(TxnResponse),
         LeaseGranted { id: LeaseId, ttl_secs: u64, revision: Revision },
@@ -228,6 +277,7 @@ wire! {
         Compacted { revision: Revision },
         Error(ApplyError),
         /// Blank and membership entries answer nothing.
+        #[default]
         None,
     }
 
@@ -245,16 +295,13 @@ wire! {
     }
 }
 
-impl Default for CommandResponse {
-    fn default() -> Self {
-        CommandResponse::None
-    }
-}
-
 impl KeyRange {
     /// Exactly one key.
     pub fn key(key: impl Into<Vec<u8>>) -> Self {
-        KeyRange { start: key.into(), end: Vec::new() }
+        KeyRange {
+            start: key.into(),
+            end: Vec::new(),
+        }
     }
 
     /// Every key that starts with `prefix`.
@@ -266,7 +313,10 @@ impl KeyRange {
 
     /// Every key `>= start`.
     pub fn from_key(start: impl Into<Vec<u8>>) -> Self {
-        KeyRange { start: start.into(), end: vec![0] }
+        KeyRange {
+            start: start.into(),
+            end: vec![0],
+        }
     }
 
     pub fn is_single(&self) -> bool {

@@ -1,1 +1,47 @@
-//! placeholder
+//! hive-transport: how Hive processes talk, and the runtime plumbing every layer shares.
+//!
+//! What lives here: the cluster identity (CA, member certificates, rustls configs with
+//! the `ring` provider), QUIC endpoints (quinn) with mutual TLS, length-prefixed rkyv
+//! frames, typed RPC and server streams, fault filters for chaos tests (feature
+//! `faults`), a UDP socket seam for a user-space relay, and actor supervision
+//! (`supervise`), which sits here because it is the lowest crate and every layer needs it.
+//!
+//! What does not: Raft (hive-raftstore implements its network over this crate), and
+//! anything about Kubernetes objects.
+//!
+//! Map: [`identity`] (CA, certificates, member names) → [`tls`] (rustls/quinn configs) →
+//! [`endpoint`] (one QUIC endpoint per process, connection cache) → [`service`] (typed
+//! services and the handler registry) and [`rpc`] (calling them); [`frame`] is the pure
+//! codec the fuzzer drives; [`socket`] and [`relay`] are the UDP seam for chaos tests;
+//! [`bench`] measures it all.
+
+pub mod supervise;
+
+pub mod bench;
+pub mod codes;
+mod dispatch;
+pub mod endpoint;
+#[cfg(feature = "faults")]
+pub mod faults;
+pub mod frame;
+mod framed;
+pub mod hook;
+pub mod identity;
+pub mod metrics;
+pub mod relay;
+pub mod rpc;
+pub mod service;
+pub mod socket;
+pub mod tls;
+pub mod wire;
+
+pub use codes::WireCode;
+pub use endpoint::{Backoff, Endpoint, EndpointConfig, EndpointError, PeerStatus};
+pub use frame::{FrameError, FrameLimits, ServiceId, StreamKind};
+pub use hook::{MessageKind, Stage, Verdict};
+pub use identity::{ClusterCa, Identity, IdentityError, MemberName, Role, Validity};
+pub use metrics::EndpointMetrics;
+pub use rpc::{ResponseStream, RpcError};
+pub use service::{Call, CallInfo, Router, Service, ServiceError, SinkError, StreamSink};
+pub use tls::{PeerPolicy, TlsError, TransportSettings};
+pub use wire::{Encoded, Received, Wire, WireError};

@@ -1,0 +1,4 @@
+//! One module per `hive` verb.
+
+pub mod bench;
+pub mod version;

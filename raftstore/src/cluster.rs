@@ -1,0 +1,306 @@
+//! An in-process cluster of shard members: each member on its own actix arbiter (its
+//! own thread), under its own supervisor, talking through a [`LocalRouter`] or any other
+//! [`RaftTransport`]. Tests, benchmarks and testkit's in-process backend build on it.
+//!
+//! `kill` is the in-process analogue of `kill -9`: the member's arbiter is stopped, its
+//! Raft core and pending work are dropped mid-flight, nothing is shut down cleanly.
+//! What reached `fdatasync` survives, as it would after a process crash.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use hive_transport::supervise::{RemoveChild, RestartPolicy, StartChild, Supervisor};
+use openraft::ServerState;
+
+use crate::lessor::{Clock, SkewableClock};
+use crate::log::LogOptions;
+use crate::network::{LocalRouter, RaftTransport};
+use crate::raft_types::Raft;
+use crate::shard::{RaftInbox, Shard, ShardConfig, ShardSlot};
+use crate::store::{ShardGroup, ShardMap, Store, StoreOptions};
+use crate::types::{NodeId, ShardId};
+use crate::watch::WatchConfig;
+
+/// How to build the members of a local cluster.
+#[derive(Clone)]
+pub struct ClusterOptions {
+    pub shard: ShardId,
+    pub raft: openraft::Config,
+    pub log: LogOptions,
+    pub watch: WatchConfig,
+    pub tick: Duration,
+    pub progress_interval: Duration,
+    pub op_timeout: Duration,
+    pub store: StoreOptions,
+}
+
+impl Default for ClusterOptions {
+    fn default() -> Self {
+        ClusterOptions {
+            shard: ShardId(1),
+            raft: ShardConfig::default_raft_config(),
+            log: LogOptions::default(),
+            watch: WatchConfig::default(),
+            tick: Duration::from_millis(50),
+            progress_interval: Duration::from_secs(1),
+            op_timeout: Duration::from_secs(5),
+            store: StoreOptions::default(),
+        }
+    }
+}
+
+struct Member {
+    arbiter: Arbiter,
+    slot: ShardSlot,
+    supervisor: Addr<Supervisor>,
+    clock: SkewableClock,
+}
+
+/// A shard's members in this process.
+pub struct LocalCluster {
+    dir: PathBuf,
+    opts: ClusterOptions,
+    router: LocalRouter,
+    transport: Arc<dyn RaftTransport>,
+    inbox: Arc<dyn RaftInbox>,
+    group: ShardGroup,
+    members: BTreeMap<NodeId, Member>,
+}
+
+fn addr_of(node: NodeId) -> String {
+    format!("local://{}", node.0)
+}
+
+impl LocalCluster {
+    /// A cluster whose members keep their data under `dir/<node>`; nothing started yet.
+    pub fn new(dir: &Path, opts: ClusterOptions) -> Self {
+        let router = LocalRouter::new();
+        LocalCluster {
+            dir: dir.to_path_buf(),
+            opts,
+            transport: Arc::new(router.clone()),
+            inbox: Arc::new(router.clone()),
+            router,
+            group: ShardGroup::new(),
+            members: BTreeMap::new(),
+        }
+    }
+
+    /// Uses another transport (e.g. QUIC) and inbox instead of the in-process router.
+    pub fn with_transport(
+        mut self,
+        transport: Arc<dyn RaftTransport>,
+        inbox: Arc<dyn RaftInbox>,
+    ) -> Self {
+        self.transport = transport;
+        self.inbox = inbox;
+        self
+    }
+
+    /// Starts an `n`-member shard: member 1 bootstraps, the others join as learners and
+    /// are promoted to voters, as a real cluster grows.
+    pub async fn start(dir: &Path, n: u64, opts: ClusterOptions) -> ClusterResult<Self> {
+        let mut c = LocalCluster::new(dir, opts);
+        c.start_member(NodeId(1), true);
+        c.wait_for_leader(Duration::from_secs(10)).await?;
+        for id in 2..=n {
+            c.start_member(NodeId(id), false);
+            c.store()
+                .add_member(NodeId(id), addr_of(NodeId(id)))
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(c)
+    }
+
+    /// The in-process router, for partitions.
+    pub fn router(&self) -> &LocalRouter {
+        &self.router
+    }
+
+    /// A client of this cluster.
+    pub fn store(&self) -> Store {
+        Store::new(
+            ShardMap::single(self.opts.shard, self.group.clone()),
+            self.opts.store.clone(),
+        )
+    }
+
+    /// The ids of members started and not killed.
+    pub fn running(&self) -> Vec<NodeId> {
+        self.members.keys().copied().collect()
+    }
+
+    /// The clock member `node` reads for lease deadlines.
+    pub fn clock(&self, node: NodeId) -> Option<SkewableClock> {
+        self.members.get(&node).map(|m| m.clock.clone())
+    }
+
+    /// Starts (or restarts, from its directory) member `node` under a fresh supervisor.
+    pub fn start_member(&mut self, node: NodeId, bootstrap: bool) {
+        let clock = SkewableClock::default();
+        let cfg = ShardConfig {
+            shard: self.opts.shard,
+            node,
+            addr: addr_of(node),
+            dir: self.dir.join(format!("n{}", node.0)),
+            raft: self.opts.raft.clone(),
+            log: self.opts.log.clone(),
+            watch: self.opts.watch.clone(),
+            tick: self.opts.tick,
+            progress_interval: self.opts.progress_interval,
+            op_timeout: self.opts.op_timeout,
+            clock: Arc::new(clock.clone()) as Arc<dyn Clock>,
+            transport: self.transport.clone(),
+            inbox: self.inbox.clone(),
+            bootstrap,
+        };
+        let arbiter = Arbiter::new();
+        let handle = arbiter.handle();
+        let slot = ShardSlot::new();
+        let supervisor = Supervisor::start_in_arbiter(&handle, move |_| {
+            Supervisor::new(format!("member-{}", node.0), RestartPolicy::default())
+        });
+        let s = slot.clone();
+        supervisor.do_send(StartChild {
+            name: format!("shard-{}", cfg.shard.0),
+            start: Box::new(move |link| {
+                let (cfg, s) = (cfg.clone(), s.clone());
+                Shard::start_in_arbiter(&Arbiter::current(), move |_| Shard::new(cfg, s, link));
+            }),
+        });
+        self.group.add(node, slot.clone());
+        self.members.insert(
+            node,
+            Member {
+                arbiter,
+                slot,
+                supervisor,
+                clock,
+            },
+        );
+    }
+
+    /// Kills a member without any clean shutdown.
+    pub fn kill(&mut self, node: NodeId) {
+        if let Some(m) = self.members.remove(&node) {
+            m.supervisor.do_send(RemoveChild {
+                name: format!("shard-{}", self.opts.shard.0),
+            });
+            self.inbox.unregister(self.opts.shard, node);
+            m.slot.clear();
+            m.arbiter.stop();
+            let _ = m.arbiter.join();
+            tracing::info!(%node, "killed member");
+        }
+    }
+
+    /// Kills then restarts a member from its data directory.
+    pub fn restart(&mut self, node: NodeId) {
+        self.kill(node);
+        self.start_member(node, false);
+    }
+
+    /// The Raft handle of a running member.
+    pub fn raft(&self, node: NodeId) -> Option<Raft> {
+        self.members
+            .get(&node)
+            .and_then(|m| m.slot.get().ok())
+            .map(|r| r.raft)
+    }
+
+    /// A running member's log counters.
+    pub fn log_stats(&self, node: NodeId) -> Option<crate::log::LogStats> {
+        self.members
+            .get(&node)
+            .and_then(|m| m.slot.get().ok())
+            .map(|r| r.log_stats.get())
+    }
+
+    /// The member that leads in the highest term among running members (a deposed
+    /// leader that has not yet noticed its successor is not reported).
+    pub fn leader(&self) -> Option<NodeId> {
+        let mut best: Option<(u64, NodeId)> = None;
+        for id in self.members.keys() {
+            let Some(raft) = self.raft(*id) else { continue };
+            let m = raft.metrics().borrow().clone();
+            if m.state == ServerState::Leader && best.is_none_or(|(term, _)| m.current_term > term)
+            {
+                best = Some((m.current_term, *id));
+            }
+        }
+        best.map(|(_, id)| id)
+    }
+
+    /// Waits until some member leads.
+    pub async fn wait_for_leader(&self, timeout: Duration) -> ClusterResult<NodeId> {
+        wait_until(timeout, "a leader is elected", || self.leader()).await
+    }
+
+    /// Waits until a member other than `old` leads.
+    pub async fn wait_for_new_leader(
+        &self,
+        old: NodeId,
+        timeout: Duration,
+    ) -> ClusterResult<NodeId> {
+        wait_until(timeout, "a new leader is elected", || {
+            self.leader().filter(|l| *l != old)
+        })
+        .await
+    }
+
+    /// Waits until every running member has applied at least `index`.
+    pub async fn wait_applied(&self, index: u64, timeout: Duration) -> ClusterResult<()> {
+        wait_until(timeout, "every member applies the log", || {
+            self.members
+                .keys()
+                .all(|id| {
+                    self.raft(*id)
+                        .and_then(|r| r.metrics().borrow().last_applied.map(|l| l.index))
+                        .is_some_and(|i| i >= index)
+                })
+                .then_some(())
+        })
+        .await
+    }
+
+    /// Stops every member.
+    pub fn shutdown(&mut self) {
+        let ids: Vec<NodeId> = self.members.keys().copied().collect();
+        for id in ids {
+            self.kill(id);
+        }
+    }
+}
+
+impl Drop for LocalCluster {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// Polls `cond` until it yields a value or `timeout` passes, naming what was awaited.
+pub async fn wait_until<T>(
+    timeout: Duration,
+    what: &str,
+    mut cond: impl FnMut() -> Option<T>,
+) -> ClusterResult<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = cond() {
+            return Ok(v);
+        }
+        if Instant::now() >= deadline {
+            return Err(format!("timed out after {timeout:?} waiting until {what}"));
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+const POLL: Duration = Duration::from_millis(10);
+
+/// Results of cluster helpers: a readable message on failure.
+pub type ClusterResult<T> = Result<T, String>;
