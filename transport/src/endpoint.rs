@@ -251,21 +251,33 @@ impl Endpoint {
         config: EndpointConfig,
         router: Router,
     ) -> Result<Endpoint, EndpointError> {
+        let socket = HiveUdpSocket::bind(config.listen).map_err(|source| EndpointError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+        Self::bind_socket(identity, config, router, socket)
+    }
+
+    /// Like [`Endpoint::bind`], on a socket made elsewhere (e.g. inside a network
+    /// namespace, or from a std socket with [`HiveUdpSocket::from_std`]); `config.listen`
+    /// is ignored.
+    pub fn bind_socket(
+        identity: &Identity,
+        config: EndpointConfig,
+        router: Router,
+        socket: Arc<HiveUdpSocket>,
+    ) -> Result<Endpoint, EndpointError> {
         let server_config =
             tls::quic_server_config(identity, config.peer_policy.clone(), &config.transport)?;
         let client_config = tls::quic_client_config(identity, &config.transport)?;
-        let bind_err = |source| EndpointError::Bind {
-            addr: config.listen,
-            source,
-        };
-        let socket = HiveUdpSocket::bind(config.listen).map_err(bind_err)?;
+        let addr = quinn::AsyncUdpSocket::local_addr(&*socket).unwrap_or(config.listen);
         let quic = quinn::Endpoint::new_with_abstract_socket(
             quinn::EndpointConfig::default(),
             Some(server_config),
             socket.clone(),
             Arc::new(quinn::TokioRuntime),
         )
-        .map_err(bind_err)?;
+        .map_err(|source| EndpointError::Bind { addr, source })?;
         let shared = Arc::new(Shared {
             name: identity.name().clone(),
             quic: quic.clone(),
@@ -560,7 +572,6 @@ impl Shared {
     }
 
     /// The fault verdict for a message we are about to send to `peer`.
-    #[cfg_attr(not(feature = "faults"), allow(unused_variables))]
     pub(crate) fn verdict_send(
         &self,
         peer: &MemberName,

@@ -14,6 +14,43 @@
 //! services and the handler registry) and [`rpc`] (calling them); [`frame`] is the pure
 //! codec the fuzzer drives; [`socket`] and [`relay`] are the UDP seam for chaos tests;
 //! [`bench`] measures it all.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//!
+//! use hive_transport::{ClusterCa, Endpoint, EndpointConfig, MemberName, Role, Router, Service, ServiceId};
+//! use rkyv::{Archive, Deserialize, Serialize};
+//!
+//! #[derive(Archive, Serialize, Deserialize)]
+//! struct Ping {
+//!     n: u64,
+//! }
+//!
+//! /// Declared once: id, name, request and response types.
+//! struct PingService;
+//! impl Service for PingService {
+//!     const NAME: &'static str = "ping";
+//!     const ID: ServiceId = ServiceId(1);
+//!     type Request = Ping;
+//!     type Response = Ping;
+//! }
+//!
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let ca = ClusterCa::load_or_create("/var/lib/hive/pki".as_ref())?;
+//! let me = ca.issue(&MemberName::new("member-0")?, Role::Member)?;
+//! let router = Router::new().unary::<PingService, _, _>(|call| async move {
+//!     Ok(Ping { n: call.request().n.to_native() + 1 })
+//! });
+//! let endpoint = Endpoint::bind(&me, EndpointConfig::default(), router)?;
+//! let peer = MemberName::new("member-1")?;
+//! endpoint.add_peer(peer.clone(), "127.0.0.1:7000".parse()?);
+//! let pong = endpoint
+//!     .call::<PingService>(&peer, &Ping { n: 1 }, Duration::from_secs(1))
+//!     .await?;
+//! assert_eq!(pong.get().n.to_native(), 2);
+//! # Ok(())
+//! # }
+//! ```
 
 pub mod supervise;
 

@@ -150,6 +150,7 @@ async fn open_request(
 /// Reads the single answer frame of a unary call.
 async fn read_answer(
     shared: &Shared,
+    peer: &MemberName,
     recv: &mut CancelOnDrop,
     max: u32,
 ) -> Result<(FrameTag, AlignedVec), RpcError> {
@@ -164,6 +165,7 @@ async fn read_answer(
         }
         Ok(None) => Err(FrameError::Unexpected("stream ended without an answer").into()),
         Err(StreamReadError::Frame(f)) => {
+            tracing::warn!(%peer, stream = %stream.id(), code = %f.code(), error = %f, "refusing malformed answer from peer");
             let _ = stream.stop(f.code().varint());
             Err(f.into())
         }
@@ -179,7 +181,7 @@ async fn exchange(
 ) -> Result<(FrameTag, AlignedVec), RpcError> {
     let mut recv = open_request(&shared, &peer, header, &body).await?;
     let max = shared.config.limits.for_kind(header.kind);
-    read_answer(&shared, &mut recv, max).await
+    read_answer(&shared, &peer, &mut recv, max).await
 }
 
 impl Endpoint {
@@ -423,6 +425,7 @@ impl<T: Wire> ResponseStream<T> {
     }
 
     fn fail(&mut self, error: FrameError) -> RpcError {
+        tracing::warn!(peer = %self.peer, service = %self.service, code = %error.code(), %error, "refusing malformed stream item from peer");
         if let Some(stream) = self.recv.get() {
             let _ = stream.stop(error.code().varint());
         }

@@ -18,16 +18,7 @@ use crate::{
 
 /// A service: its wire id and name, and the types of its request and response. For a
 /// server stream the response is the item type; for a one-way message it is unused (`()`).
-///
-/// ```ignore
-/// struct Echo;
-/// impl Service for Echo {
-///     const NAME: &'static str = "echo";
-///     const ID: ServiceId = ServiceId(1);
-///     type Request = EchoRequest;
-///     type Response = EchoResponse;
-/// }
-/// ```
+/// See the crate documentation for a complete example.
 pub trait Service: Send + Sync + 'static {
     /// Human-readable name, for logs.
     const NAME: &'static str;
