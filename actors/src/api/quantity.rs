@@ -7,7 +7,9 @@
 //!
 //! - a value is kept only down to nano units, and a finer non-zero value is
 //!   rounded away from zero ("0.9n" is "1n");
-//! - a binary-suffixed value is capped, silently, at 2^63-1 ("9Ei" is 2^63-1);
+//! - a binary-suffixed value is capped, silently, at 2^63-1 ("9Ei" is 2^63-1),
+//!   so a larger binary value made by arithmetic prints text ("16Ei") that
+//!   reads back capped;
 //! - a quantity remembers the kind of suffix it was written with and prints
 //!   itself in canonical form for that kind ("1.5Gi" prints as "1536Mi");
 //! - when apimachinery's fast parser keeps the input string as the quantity's
@@ -24,7 +26,13 @@
 //!   as "1e21") where some apimachinery releases print the wrong number ("1");
 //!   binary values past "Ei" print as multiples of "Ei";
 //! - [`Quantity::value`] and [`Quantity::milli_value`] saturate at the `i64`
-//!   bounds where apimachinery's result is undefined;
+//!   bounds where apimachinery's result is undefined, and always round away
+//!   from zero; apimachinery does so only for values it holds as `int64`, and
+//!   for negative values in its arbitrary-precision form rounds toward +inf,
+//!   even flipping the sign ("-73931e-12" has a `MilliValue` of 1 there);
+//! - an exponent beyond 32 bits is taken at face value (a large one is out of
+//!   range, a small one rounds to "1n"), where apimachinery silently wraps it
+//!   ("1e4294967299" is 1000 there);
 //! - a JSON number with a fraction or exponent reaches us through serde as an
 //!   `f64`, so "1e3" as a bare JSON number becomes "1k" (apimachinery keeps the
 //!   exponent form) and digits beyond an `f64`'s 17 are lost. JSON strings,
@@ -49,6 +57,9 @@ const NANOS_PER_UNIT: i128 = 1_000_000_000;
 const NANOS_PER_MILLI: i128 = 1_000_000;
 /// apimachinery caps binary-suffixed quantities at this many units (2^63-1).
 const BINARY_CAP_NANOS: u128 = (i64::MAX as u128) * (NANOS_PER_UNIT as u128);
+/// u128::MAX is below 10^39, so a magnitude of 39 integer digits or more
+/// never fits.
+const MAX_DIGITS: i64 = 39;
 
 /// Why a string is not a quantity. Each variant names the input and carries
 /// apimachinery's own wording, so a user sees what Kubernetes would tell them.
@@ -582,8 +593,6 @@ fn magnitude_nanos(num: &str, denom: &str, exp10: i64, bin_exp: u32) -> Option<u
     if digits.is_empty() {
         return Some(0);
     }
-    // u128::MAX is below 10^39, so 39 integer digits or more never fit.
-    const MAX_DIGITS: i64 = 39;
     let len = |digits: &Vec<u8>| i64::try_from(digits.len()).unwrap_or(i64::MAX);
     if len(&digits).saturating_add(e) > MAX_DIGITS {
         return None;
