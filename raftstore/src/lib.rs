@@ -9,6 +9,7 @@
 //! What does not: QUIC and TLS (hive-transport implements this crate's network trait),
 //! and anything that knows about Kubernetes objects (hive-actors).
 
+pub mod batcher;
 pub mod cluster;
 pub mod error;
 pub mod lessor;

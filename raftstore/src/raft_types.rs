@@ -2,13 +2,13 @@
 
 use std::io::Cursor;
 
-use crate::types::{Command, CommandResponse, NodeId};
+use crate::types::{NodeId, Proposal, ProposalResponse};
 
 openraft::declare_raft_types!(
     /// The types one Hive Raft group is made of.
     pub TypeConfig:
-        D = Command,
-        R = CommandResponse,
+        D = Proposal,
+        R = ProposalResponse,
         NodeId = NodeId,
         Node = openraft::BasicNode,
         Entry = openraft::Entry<TypeConfig>,

@@ -19,13 +19,16 @@ use openraft::error::{ClientWriteError, RaftError};
 use openraft::{BasicNode, ServerState};
 use parking_lot::RwLock;
 
+use tokio::sync::oneshot;
+
+use crate::batcher::Batcher;
 use crate::error::{StoreError, StoreResult};
 use crate::lessor::{Clock, Lessor};
 use crate::log::{LogOptions, LogStatsHandle, LogStore};
 use crate::network::{RaftNet, RaftTransport};
 use crate::raft_types::Raft;
 use crate::sm::{SmHandle, StateMachine};
-use crate::types::{Command, CommandResponse, LeaseId, NodeId, ShardId};
+use crate::types::{Command, CommandResponse, LeaseId, NodeId, Proposal, ShardId};
 use crate::watch::WatchConfig;
 
 /// Where a transport delivers incoming Raft messages: the shard registers its Raft
@@ -133,9 +136,21 @@ pub struct Shard {
     raft: Option<Raft>,
     sm: Option<SmHandle>,
     lessor: Lessor,
+    batcher: Batcher<Pending>,
     was_leader: bool,
     last_progress: std::time::Instant,
 }
+
+/// A command waiting for its proposal; `reply` is absent for the shard's own proposals.
+struct Pending {
+    cmd: Command,
+    reply: Option<oneshot::Sender<StoreResult<CommandResponse>>>,
+}
+
+/// Proposals kept in Raft at once; see `batcher`.
+const MAX_IN_FLIGHT: usize = 2;
+/// Commands per proposal at most.
+const MAX_BATCH: usize = 512;
 
 impl Shard {
     pub fn new(cfg: ShardConfig, slot: ShardSlot, link: ChildLink) -> Self {
@@ -146,6 +161,7 @@ impl Shard {
             raft: None,
             sm: None,
             lessor: Lessor::new(),
+            batcher: Batcher::new(MAX_IN_FLIGHT, MAX_BATCH),
             was_leader: false,
             last_progress: std::time::Instant::now(),
         }
@@ -188,7 +204,7 @@ impl Shard {
     }
 
     fn tick(&mut self, ctx: &mut Context<Self>) {
-        let (Some(raft), Some(sm)) = (&self.raft, &self.sm) else {
+        let (Some(raft), Some(sm)) = (self.raft.clone(), self.sm.clone()) else {
             return;
         };
         let m = raft.metrics().borrow().clone();
@@ -210,15 +226,13 @@ impl Shard {
             let expired = self.lessor.take_expired(now, self.cfg.raft_retry());
             if !expired.is_empty() {
                 tracing::debug!(shard = %self.cfg.shard, leases = ?expired, "proposing lease expiry");
-                let raft = raft.clone();
-                actix::spawn(async move {
-                    if let Err(e) = raft
-                        .client_write(Command::LeaseExpire { ids: expired })
-                        .await
-                    {
-                        tracing::debug!(error = %e, "lease expiry proposal failed; retried later");
-                    }
-                });
+                self.enqueue(
+                    Pending {
+                        cmd: Command::LeaseExpire { ids: expired },
+                        reply: None,
+                    },
+                    ctx,
+                );
             }
         }
         if self.last_progress.elapsed() >= self.cfg.progress_interval {
@@ -297,17 +311,80 @@ pub struct Propose(pub Command);
 impl Handler<Propose> for Shard {
     type Result = ResponseFuture<StoreResult<CommandResponse>>;
 
-    fn handle(&mut self, msg: Propose, _: &mut Context<Self>) -> Self::Result {
-        let raft = self.raft.clone();
+    fn handle(&mut self, msg: Propose, ctx: &mut Context<Self>) -> Self::Result {
         let timeout = self.cfg.op_timeout;
+        let (tx, rx) = oneshot::channel();
+        self.enqueue(
+            Pending {
+                cmd: msg.0,
+                reply: Some(tx),
+            },
+            ctx,
+        );
         Box::pin(async move {
-            let raft = raft.ok_or_else(|| StoreError::Unavailable("starting".into()))?;
-            match tokio::time::timeout(timeout, raft.client_write(msg.0)).await {
-                Ok(Ok(resp)) => Ok(resp.data),
-                Ok(Err(e)) => Err(write_error(e)),
+            match tokio::time::timeout(timeout, rx).await {
+                Ok(Ok(r)) => r,
+                Ok(Err(_)) => Err(StoreError::Indeterminate(
+                    "member stopped before answering".into(),
+                )),
                 Err(_) => Err(StoreError::Timeout(timeout)),
             }
         })
+    }
+}
+
+impl Shard {
+    fn enqueue(&mut self, p: Pending, ctx: &mut Context<Self>) {
+        if let Some(batch) = self.batcher.push(p) {
+            self.submit(batch, ctx);
+        }
+    }
+
+    /// Proposes a batch as one log entry and answers each command when it is applied.
+    fn submit(&mut self, batch: Vec<Pending>, ctx: &mut Context<Self>) {
+        let raft = self.raft.clone();
+        let timeout = self.cfg.op_timeout;
+        let (cmds, replies): (Vec<Command>, Vec<_>) =
+            batch.into_iter().map(|p| (p.cmd, p.reply)).unzip();
+        let fut = async move {
+            let raft = raft.ok_or_else(|| StoreError::Unavailable("starting".into()))?;
+            match tokio::time::timeout(timeout, raft.client_write(Proposal { commands: cmds }))
+                .await
+            {
+                Ok(Ok(resp)) => Ok(resp.data.responses),
+                Ok(Err(e)) => Err(write_error(e)),
+                Err(_) => Err(StoreError::Timeout(timeout)),
+            }
+        };
+        ctx.spawn(fut.into_actor(self).map(move |res, act, ctx| {
+            match res {
+                Ok(responses) if responses.len() == replies.len() => {
+                    for (reply, r) in replies.into_iter().zip(responses) {
+                        if let Some(tx) = reply {
+                            let _ = tx.send(Ok(r));
+                        }
+                    }
+                }
+                Ok(responses) => {
+                    let e = StoreError::Fatal(format!(
+                        "{} responses to {} commands",
+                        responses.len(),
+                        replies.len()
+                    ));
+                    replies
+                        .into_iter()
+                        .flatten()
+                        .for_each(|tx| drop(tx.send(Err(e.clone()))));
+                }
+                Err(e) => replies
+                    .into_iter()
+                    .flatten()
+                    .for_each(|tx| drop(tx.send(Err(e.clone())))),
+            }
+            if let Some(next) = act.batcher.done() {
+                act.submit(next, ctx);
+            }
+        }));
     }
 }
 

@@ -19,7 +19,7 @@ use crate::mvcc::Mvcc;
 use crate::raft_types::{
     Entry, LogId, Snapshot, SnapshotMeta, StorageError, StoredMembership, TypeConfig,
 };
-use crate::types::{CommandResponse, LeaseId, RangeRequest, RangeResponse, Revision};
+use crate::types::{LeaseId, ProposalResponse, RangeRequest, RangeResponse, Revision};
 use crate::watch::{WatchConfig, WatchHub, WatchId, WatchReceiver, WatchRequest};
 
 /// Why the state machine could not be opened or a snapshot not read.
@@ -274,7 +274,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         Ok((st.last_applied, st.membership.clone()))
     }
 
-    async fn apply<I>(&mut self, entries: I) -> Result<Vec<CommandResponse>, StorageError>
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<ProposalResponse>, StorageError>
     where
         I: IntoIterator<Item = Entry> + Send,
         I::IntoIter: Send,
@@ -290,17 +290,24 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         for entry in entries {
             *last_applied = Some(entry.log_id);
             let resp = match entry.payload {
-                EntryPayload::Blank => CommandResponse::None,
-                EntryPayload::Normal(cmd) => {
-                    let (resp, batch) = mvcc.apply(&cmd);
-                    if let Some(batch) = batch {
-                        hub.publish(mvcc, &batch);
-                    }
-                    resp
+                EntryPayload::Blank => ProposalResponse::default(),
+                EntryPayload::Normal(proposal) => {
+                    let responses = proposal
+                        .commands
+                        .iter()
+                        .map(|cmd| {
+                            let (resp, batch) = mvcc.apply(cmd);
+                            if let Some(batch) = batch {
+                                hub.publish(mvcc, &batch);
+                            }
+                            resp
+                        })
+                        .collect();
+                    ProposalResponse { responses }
                 }
                 EntryPayload::Membership(m) => {
                     *membership = StoredMembership::new(Some(entry.log_id), m);
-                    CommandResponse::None
+                    ProposalResponse::default()
                 }
             };
             out.push(resp);

@@ -256,6 +256,20 @@ wire! {
         Compact { revision: Revision },
     }
 
+    /// What one Raft log entry carries: commands of concurrent clients proposed together,
+    /// so that they share one append and one fsync (openraft 0.9 waits for each append's
+    /// flush before the next). Applied in order, each command with its own revision.
+    #[derive(Default)]
+    pub struct Proposal {
+        pub commands: Vec<Command>,
+    }
+
+    /// The responses to a proposal's commands, in order.
+    #[derive(Default)]
+    pub struct ProposalResponse {
+        pub responses: Vec<CommandResponse>,
+    }
+
     /// A deterministic error of applying a command: every member computes the same one.
     pub enum ApplyError {
         /// The requested revision is below the compaction point.
@@ -292,6 +306,15 @@ wire! {
         pub kind: EventKind,
         pub kv: KeyValue,
         pub prev_kv: Option<KeyValue>,
+    }
+}
+
+impl Proposal {
+    /// A proposal of a single command.
+    pub fn one(cmd: Command) -> Self {
+        Proposal {
+            commands: vec![cmd],
+        }
     }
 }
 

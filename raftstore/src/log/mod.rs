@@ -6,7 +6,7 @@
 //! - `00000000000000000001.seg`, … — append-only segments named by the index of their
 //!   first entry, rolled at [`LogOptions::segment_size`]. Each record is
 //!   `[body len: u32 LE][crc32 of body: u32 LE][body]`, the body an rkyv archive of
-//!   [`record`]'s mirror of openraft's `Entry`.
+//!   `record`'s mirror of openraft's `Entry`.
 //! - `meta` — vote, committed and last purged log id, replaced atomically.
 //! - `LOCK` — held (flock) while a [`LogStore`] has the directory open.
 //!
@@ -20,6 +20,11 @@
 //!   every later write, since the page cache can no longer be trusted.
 //! - Recovery truncates a damaged tail of the last segment; damage anywhere else is an
 //!   error that names the file and byte offset. Nothing is ever skipped.
+//! - The committed id is a restart hint: the flusher persists it lazily, after a data
+//!   sync, and opening lowers it to the last entry that survived.
+//! - Known limit: a power cut can persist a later page of an unacknowledged write but
+//!   not an earlier one. Recovery then finds a valid record after a damaged one and
+//!   refuses to open (fail-safe) instead of guessing that the damage is a torn write.
 //!
 //! What does not live here: the state machine and snapshots (`crate::mvcc`), and the
 //! decision of when to purge (openraft makes it).

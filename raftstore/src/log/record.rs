@@ -11,7 +11,7 @@ use rkyv::util::AlignedVec;
 
 use super::error::LogError;
 use crate::raft_types::{Entry, LogId, Membership};
-use crate::types::{Command, NodeId};
+use crate::types::{NodeId, Proposal};
 
 /// Bytes of framing before each body.
 pub(crate) const HEADER_LEN: usize = 8;
@@ -34,7 +34,7 @@ pub(crate) struct EntryRecord {
 #[derive(Debug, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 pub(crate) enum PayloadRecord {
     Blank,
-    Normal(Command),
+    Normal(Proposal),
     /// `openraft::Membership` as serde_json: rare, and openraft owns its shape.
     Membership(Vec<u8>),
 }
@@ -204,10 +204,10 @@ mod tests {
     fn lease_entry(index: u64) -> Entry {
         Entry {
             log_id: log_id(3, 7, index),
-            payload: EntryPayload::Normal(Command::LeaseGrant {
+            payload: EntryPayload::Normal(Proposal::one(crate::types::Command::LeaseGrant {
                 id: LeaseId(index as i64),
                 ttl_secs: 10,
-            }),
+            })),
         }
     }
 

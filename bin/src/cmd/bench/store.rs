@@ -168,13 +168,14 @@ async fn run_case(
         }));
     }
     tokio::time::sleep(duration / 5).await; // warm-up
-    let fsyncs_before = cluster.log_stats(leader).map(|s| s.fsyncs).unwrap_or(0);
+    let before = cluster.log_stats(leader).unwrap_or_default();
     measuring.store(true, Ordering::Relaxed);
     let start = Instant::now();
     tokio::time::sleep(duration).await;
     measuring.store(false, Ordering::Relaxed);
     let seconds = start.elapsed().as_secs_f64();
-    let fsyncs = cluster.log_stats(leader).map(|s| s.fsyncs).unwrap_or(0) - fsyncs_before;
+    let after = cluster.log_stats(leader).unwrap_or_default();
+    let fsyncs = after.fsyncs - before.fsyncs;
     stop.store(true, Ordering::Relaxed);
     let mut lat = Vec::new();
     for t in tasks {

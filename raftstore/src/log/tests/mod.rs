@@ -12,7 +12,7 @@ use tempfile::TempDir;
 use super::record::{self, HEADER_LEN};
 use super::{LogOptions, LogStore};
 use crate::raft_types::{Entry, LogId, Membership};
-use crate::types::{Command, LeaseId};
+use crate::types::{Command, LeaseId, Proposal};
 
 mod durability;
 #[cfg(feature = "failpoints")]
@@ -32,10 +32,10 @@ pub(super) fn log_id(term: u64, index: u64) -> LogId {
 pub(super) fn normal(term: u64, index: u64) -> Entry {
     Entry {
         log_id: log_id(term, index),
-        payload: EntryPayload::Normal(Command::LeaseGrant {
+        payload: EntryPayload::Normal(Proposal::one(Command::LeaseGrant {
             id: LeaseId(index as i64),
             ttl_secs: 30,
-        }),
+        })),
     }
 }
 

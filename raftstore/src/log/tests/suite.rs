@@ -13,7 +13,7 @@ use tempfile::TempDir;
 use super::*;
 use crate::log::LogError;
 use crate::raft_types::{SnapshotMeta, StorageError, TypeConfig};
-use crate::types::CommandResponse;
+use crate::types::ProposalResponse;
 
 #[derive(Default)]
 struct SmState {
@@ -61,7 +61,7 @@ impl RaftStateMachine<TypeConfig> for NullStateMachine {
         Ok((s.applied, s.membership.clone()))
     }
 
-    async fn apply<I>(&mut self, entries: I) -> Result<Vec<CommandResponse>, StorageError>
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<ProposalResponse>, StorageError>
     where
         I: IntoIterator<Item = Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
@@ -73,7 +73,7 @@ impl RaftStateMachine<TypeConfig> for NullStateMachine {
             if let EntryPayload::Membership(m) = entry.payload {
                 s.membership = StoredMembership::new(Some(entry.log_id), m);
             }
-            out.push(CommandResponse::None);
+            out.push(ProposalResponse::default());
         }
         Ok(out)
     }
