@@ -3,6 +3,7 @@
 
 mod report;
 mod store;
+mod transport;
 
 use clap::Subcommand;
 
@@ -10,10 +11,13 @@ use clap::Subcommand;
 pub enum BenchCmd {
     /// The store's commit path: puts/s, latency percentiles and fsyncs per put.
     Store(store::Args),
+    /// QUIC RPC and stream throughput beside raw UDP loopback.
+    Transport(transport::Args),
 }
 
 pub fn run(cmd: BenchCmd) -> anyhow::Result<()> {
     match cmd {
         BenchCmd::Store(a) => store::run(a),
+        BenchCmd::Transport(a) => transport::run(a),
     }
 }
