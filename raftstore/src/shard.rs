@@ -168,7 +168,11 @@ impl Shard {
     }
 
     async fn open(cfg: ShardConfig) -> Result<(Raft, SmHandle, LogStatsHandle), String> {
-        let log = LogStore::open(&cfg.dir, cfg.log.clone())
+        // Opening scans every segment: keep that off the arbiter's event loop.
+        let (dir, opts) = (cfg.dir.clone(), cfg.log.clone());
+        let log = tokio::task::spawn_blocking(move || LogStore::open(&dir, opts))
+            .await
+            .map_err(|e| format!("opening the log: {e}"))?
             .map_err(|e| format!("opening the log: {e}"))?;
         let log_stats = log.stats_handle();
         let sm = StateMachine::open(&cfg.dir, cfg.watch.clone())
