@@ -1,10 +1,13 @@
 //! An in-process cluster of shard members: each member on its own actix arbiter (its
-//! own thread), under its own supervisor, talking through a [`LocalRouter`] or any other
-//! [`RaftTransport`]. Tests, benchmarks and testkit's in-process backend build on it.
+//! own thread), under its own supervisor, talking through a [`LocalRouter`], any other
+//! shared [`RaftTransport`], or a network each member builds for itself when it starts
+//! ([`NetworkFactory`], e.g. one QUIC endpoint per member). Tests, benchmarks and
+//! testkit's in-process backend build on it.
 //!
 //! `kill` is the in-process analogue of `kill -9`: the member's arbiter is stopped, its
-//! Raft core and pending work are dropped mid-flight, nothing is shut down cleanly.
-//! What reached `fdatasync` survives, as it would after a process crash.
+//! Raft core, pending work and any network it built are dropped mid-flight, nothing is
+//! shut down cleanly. What reached `fdatasync` survives, as it would after a process
+//! crash.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -52,11 +55,41 @@ impl Default for ClusterOptions {
     }
 }
 
+/// How one member reaches its peers and is reached by them.
+#[derive(Clone)]
+pub struct MemberNetwork {
+    /// The address peers use for this member (it goes into the shard membership).
+    pub addr: String,
+    /// Where the member's outgoing Raft messages go.
+    pub transport: Arc<dyn RaftTransport>,
+    /// Where the member's incoming Raft messages find it.
+    pub inbox: Arc<dyn RaftInbox>,
+}
+
+/// Builds a member's network at every start of the member, on the member's own arbiter,
+/// so that what the network runs (an endpoint and its tasks) lives and dies with the
+/// member as it would with its process. A member that restarts must come back at the
+/// address it had: the shard membership records it.
+pub type NetworkFactory = Arc<dyn Fn(NodeId) -> Result<MemberNetwork, String> + Send + Sync>;
+
+/// Where members get their network from.
+enum Network {
+    /// One transport and inbox for every member (the in-process router).
+    Shared {
+        transport: Arc<dyn RaftTransport>,
+        inbox: Arc<dyn RaftInbox>,
+    },
+    /// Each member builds its own when it starts.
+    PerMember(NetworkFactory),
+}
+
 struct Member {
     arbiter: Arbiter,
     slot: ShardSlot,
     supervisor: Addr<Supervisor>,
     clock: SkewableClock,
+    addr: String,
+    inbox: Arc<dyn RaftInbox>,
 }
 
 /// A shard's members in this process.
@@ -64,8 +97,7 @@ pub struct LocalCluster {
     dir: PathBuf,
     opts: ClusterOptions,
     router: LocalRouter,
-    transport: Arc<dyn RaftTransport>,
-    inbox: Arc<dyn RaftInbox>,
+    network: Network,
     group: ShardGroup,
     members: BTreeMap<NodeId, Member>,
 }
@@ -81,8 +113,10 @@ impl LocalCluster {
         LocalCluster {
             dir: dir.to_path_buf(),
             opts,
-            transport: Arc::new(router.clone()),
-            inbox: Arc::new(router.clone()),
+            network: Network::Shared {
+                transport: Arc::new(router.clone()),
+                inbox: Arc::new(router.clone()),
+            },
             router,
             group: ShardGroup::new(),
             members: BTreeMap::new(),
@@ -95,25 +129,40 @@ impl LocalCluster {
         transport: Arc<dyn RaftTransport>,
         inbox: Arc<dyn RaftInbox>,
     ) -> Self {
-        self.transport = transport;
-        self.inbox = inbox;
+        self.network = Network::Shared { transport, inbox };
+        self
+    }
+
+    /// Gives every member a network of its own, built by `factory` each time the member
+    /// starts (e.g. a QUIC endpoint per member), instead of the in-process router.
+    pub fn with_member_network(mut self, factory: NetworkFactory) -> Self {
+        self.network = Network::PerMember(factory);
         self
     }
 
     /// Starts an `n`-member shard: member 1 bootstraps, the others join as learners and
     /// are promoted to voters, as a real cluster grows.
     pub async fn start(dir: &Path, n: u64, opts: ClusterOptions) -> ClusterResult<Self> {
-        let mut c = LocalCluster::new(dir, opts);
-        c.start_member(NodeId(1), true);
-        c.wait_for_leader(Duration::from_secs(10)).await?;
+        LocalCluster::new(dir, opts).start_members(n).await
+    }
+
+    /// Starts members `1..=n` of a new shard on this cluster's network, as
+    /// [`LocalCluster::start`] does.
+    pub async fn start_members(mut self, n: u64) -> ClusterResult<Self> {
+        self.try_start_member(NodeId(1), true)?;
+        self.wait_for_leader(Duration::from_secs(10)).await?;
         for id in 2..=n {
-            c.start_member(NodeId(id), false);
-            c.store()
-                .add_member(NodeId(id), addr_of(NodeId(id)))
+            let node = NodeId(id);
+            self.try_start_member(node, false)?;
+            let addr = self
+                .member_addr(node)
+                .ok_or_else(|| format!("member {node} is not running after its start"))?;
+            self.store()
+                .add_member(node, addr)
                 .await
                 .map_err(|e| e.to_string())?;
         }
-        Ok(c)
+        Ok(self)
     }
 
     /// The in-process router, for partitions.
@@ -129,6 +178,26 @@ impl LocalCluster {
         )
     }
 
+    /// A client that reaches only `nodes`, as a client on one side of a partition would.
+    /// It knows the members' current incarnations; make a new one after a restart.
+    pub fn store_of(&self, nodes: &[NodeId]) -> Store {
+        let group = ShardGroup::new();
+        for node in nodes {
+            if let Some(m) = self.members.get(node) {
+                group.add(*node, m.slot.clone());
+            }
+        }
+        Store::new(
+            ShardMap::single(self.opts.shard, group),
+            self.opts.store.clone(),
+        )
+    }
+
+    /// The address a running member is reached at.
+    pub fn member_addr(&self, node: NodeId) -> Option<String> {
+        self.members.get(&node).map(|m| m.addr.clone())
+    }
+
     /// The ids of members started and not killed.
     pub fn running(&self) -> Vec<NodeId> {
         self.members.keys().copied().collect()
@@ -140,12 +209,31 @@ impl LocalCluster {
     }
 
     /// Starts (or restarts, from its directory) member `node` under a fresh supervisor.
+    /// A failure to build the member's network is logged; [`LocalCluster::try_start_member`]
+    /// returns it instead.
     pub fn start_member(&mut self, node: NodeId, bootstrap: bool) {
+        if let Err(error) = self.try_start_member(node, bootstrap) {
+            tracing::error!(%node, %error, "member did not start");
+        }
+    }
+
+    /// Builds member `node`'s network on a new arbiter and, if that worked, starts the
+    /// member there under a fresh supervisor (from its directory, if it ran before).
+    pub fn try_start_member(&mut self, node: NodeId, bootstrap: bool) -> ClusterResult<()> {
+        let arbiter = Arbiter::new();
+        let net = match self.member_network(&arbiter, node) {
+            Ok(net) => net,
+            Err(e) => {
+                arbiter.stop();
+                let _ = arbiter.join();
+                return Err(format!("member {node}: building its network: {e}"));
+            }
+        };
         let clock = SkewableClock::default();
         let cfg = ShardConfig {
             shard: self.opts.shard,
             node,
-            addr: addr_of(node),
+            addr: net.addr.clone(),
             dir: self.dir.join(format!("n{}", node.0)),
             raft: self.opts.raft.clone(),
             log: self.opts.log.clone(),
@@ -154,11 +242,10 @@ impl LocalCluster {
             progress_interval: self.opts.progress_interval,
             op_timeout: self.opts.op_timeout,
             clock: Arc::new(clock.clone()) as Arc<dyn Clock>,
-            transport: self.transport.clone(),
-            inbox: self.inbox.clone(),
+            transport: net.transport,
+            inbox: net.inbox.clone(),
             bootstrap,
         };
-        let arbiter = Arbiter::new();
         let handle = arbiter.handle();
         let slot = ShardSlot::new();
         let supervisor = Supervisor::start_in_arbiter(&handle, move |_| {
@@ -180,8 +267,32 @@ impl LocalCluster {
                 slot,
                 supervisor,
                 clock,
+                addr: net.addr,
+                inbox: net.inbox,
             },
         );
+        Ok(())
+    }
+
+    /// The network member `node` uses: the shared one, or one the factory builds on the
+    /// member's arbiter (blocking this thread until it is built; binding is quick).
+    fn member_network(&self, arbiter: &Arbiter, node: NodeId) -> ClusterResult<MemberNetwork> {
+        match &self.network {
+            Network::Shared { transport, inbox } => Ok(MemberNetwork {
+                addr: addr_of(node),
+                transport: transport.clone(),
+                inbox: inbox.clone(),
+            }),
+            Network::PerMember(factory) => {
+                let (tx, rx) = std::sync::mpsc::channel();
+                let factory = factory.clone();
+                if !arbiter.spawn_fn(move || drop(tx.send(factory(node)))) {
+                    return Err("the member's arbiter is not running".into());
+                }
+                rx.recv()
+                    .map_err(|_| "the network factory panicked".to_string())?
+            }
+        }
     }
 
     /// Kills a member without any clean shutdown.
@@ -190,9 +301,11 @@ impl LocalCluster {
             m.supervisor.do_send(RemoveChild {
                 name: format!("shard-{}", self.opts.shard.0),
             });
-            self.inbox.unregister(self.opts.shard, node);
+            m.inbox.unregister(self.opts.shard, node);
             m.slot.clear();
             m.arbiter.stop();
+            // Joining drops the arbiter's runtime and everything the member ran on it, a
+            // network it built included (as with a process); the rest of `m` drops below.
             let _ = m.arbiter.join();
             tracing::info!(%node, "killed member");
         }

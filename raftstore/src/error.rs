@@ -16,7 +16,7 @@ pub enum StoreError {
     #[error("shard member unavailable: {0}")]
     Unavailable(String),
     /// The requested revision was compacted; relist at or after `compacted`.
-    #[error("revision compacted; the oldest available revision is {}", compacted.0 + 1)]
+    #[error("required revision has been compacted (compacted at revision {compacted})")]
     Compacted { compacted: Revision },
     #[error("revision {requested} is in the future; the current revision is {current}")]
     FutureRevision {

@@ -6,8 +6,8 @@
 //! (`mvcc`), leases, rkyv snapshots, the watch hub that serves watch streams natively
 //! (`watch`), and the async `Store` client API every other component uses.
 //!
-//! What does not: QUIC and TLS (hive-transport implements this crate's network trait),
-//! and anything that knows about Kubernetes objects (hive-actors).
+//! What does not: QUIC and TLS themselves (hive-transport; `network::quic` carries Raft
+//! over it), and anything that knows about Kubernetes objects (hive-actors).
 
 pub mod batcher;
 pub mod cluster;

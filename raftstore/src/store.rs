@@ -380,7 +380,10 @@ impl Store {
 
     /// Grants a lease of `ttl_secs`; its keys are deleted when it expires.
     pub async fn lease_grant(&self, ttl_secs: u64) -> StoreResult<Lease> {
-        loop {
+        // Ids are random 63-bit numbers: a collision is astronomically rare, but it is
+        // answered with LeaseExists, so try a few.
+        let mut last = None;
+        for _ in 0..4 {
             let id = LeaseId(rand::thread_rng().gen_range(1..i64::MAX));
             match self
                 .propose(&[], Command::LeaseGrant { id, ttl_secs })
@@ -394,10 +397,11 @@ impl Store {
                         "unexpected answer to a lease grant: {other:?}"
                     )))
                 }
-                Err(StoreError::LeaseExists(_)) => continue,
+                Err(e @ StoreError::LeaseExists(_)) => last = Some(e),
                 Err(e) => return Err(e),
             }
         }
+        Err(last.unwrap_or(StoreError::Invalid("lease grant".into())))
     }
 
     /// Keeps a lease alive for another TTL; answers the TTL.

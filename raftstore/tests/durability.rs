@@ -1,175 +1,28 @@
 //! Acknowledged writes are never lost: not when the leader dies mid-load, not when every
-//! member dies at once and is reopened from disk.
+//! member dies at once and is reopened from disk, not when the leader is partitioned
+//! away, not when a member must catch up from a snapshot. Run over the in-process
+//! router; `quic.rs` runs the same bodies (`common::suite`) over QUIC.
 
 mod common;
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 
+use common::suite::{self, assert_all_acked_readable};
 use common::*;
-use hive_raftstore::{Consistency, KeyRange, RangeRequest, Revision, StoreError};
-use parking_lot::Mutex;
-
-/// Puts `total` distinct keys from `workers` concurrent clients; returns what was
-/// acknowledged (key index -> revision). `on_progress` runs once when `trigger_at`
-/// acknowledgements have been seen.
-async fn load(
-    store: hive_raftstore::Store,
-    total: usize,
-    workers: usize,
-) -> (
-    Arc<Mutex<BTreeMap<usize, Revision>>>,
-    Arc<AtomicUsize>,
-    Vec<tokio::task::JoinHandle<()>>,
-) {
-    let next = Arc::new(AtomicUsize::new(0));
-    let acked = Arc::new(Mutex::new(BTreeMap::new()));
-    let failed = Arc::new(AtomicUsize::new(0));
-    let mut tasks = Vec::new();
-    for _ in 0..workers {
-        let (store, next, acked, failed) =
-            (store.clone(), next.clone(), acked.clone(), failed.clone());
-        tasks.push(tokio::spawn(async move {
-            loop {
-                let i = next.fetch_add(1, Ordering::SeqCst);
-                if i >= total {
-                    return;
-                }
-                match store.put(key(i), format!("v{i}")).await {
-                    Ok(r) => {
-                        acked.lock().insert(i, r.revision);
-                    }
-                    Err(
-                        StoreError::Timeout(_)
-                        | StoreError::Indeterminate(_)
-                        | StoreError::Unavailable(_),
-                    ) => {
-                        failed.fetch_add(1, Ordering::SeqCst);
-                    }
-                    Err(e) => panic!("unexpected put error: {e}"),
-                }
-            }
-        }));
-    }
-    (acked, failed, tasks)
-}
-
-/// Reads every key under /k/ linearizably and checks each acknowledged put is there
-/// with its value, and that revisions of acknowledged puts are unique.
-async fn assert_all_acked_readable(
-    store: &hive_raftstore::Store,
-    acked: &BTreeMap<usize, Revision>,
-) {
-    let got = store
-        .range(
-            RangeRequest {
-                range: KeyRange::prefix("/k/"),
-                ..Default::default()
-            },
-            Consistency::Linearizable,
-        )
-        .await
-        .expect("range after recovery");
-    let by_key: BTreeMap<Vec<u8>, (Vec<u8>, Revision)> = got
-        .kvs
-        .into_iter()
-        .map(|kv| (kv.key, (kv.value, kv.mod_revision)))
-        .collect();
-    for (i, rev) in acked {
-        let (value, mod_rev) = by_key
-            .get(&key(*i))
-            .unwrap_or_else(|| panic!("acknowledged put {i} lost"));
-        assert_eq!(value, format!("v{i}").as_bytes(), "value of key {i}");
-        assert_eq!(
-            mod_rev, rev,
-            "key {i} was acknowledged at revision {rev} but reads {mod_rev}"
-        );
-    }
-    let mut revs: Vec<_> = acked.values().copied().collect();
-    revs.sort();
-    revs.dedup();
-    assert_eq!(
-        revs.len(),
-        acked.len(),
-        "two acknowledged puts share a revision"
-    );
-}
 
 /// 10,000 concurrent puts on a 3-member shard with the leader killed mid-way: every
 /// acknowledged put is readable afterwards, at the revision it was acknowledged with.
 #[actix_rt::test]
 async fn acknowledged_puts_survive_the_leader_being_killed_mid_way() {
-    let (_dir, mut c) = cluster(3).await;
-    let store = c.store();
-    let (acked, failed, tasks) = load(store.clone(), 10_000, 64).await;
-
-    wait_until(LONG, "3,000 puts acknowledged", || {
-        (acked.lock().len() >= 3_000).then_some(())
-    })
-    .await
-    .unwrap();
-    let old = c.leader().expect("a leader");
-    c.kill(old);
-    let new = c
-        .wait_for_new_leader(old, LONG)
-        .await
-        .expect("the survivors elect a leader");
-    assert_ne!(new, old);
-    for t in tasks {
-        t.await.expect("worker");
-    }
-    let acked = acked.lock().clone();
-    assert!(
-        acked.len() >= 9_000,
-        "most puts acknowledged: {} (failed {})",
-        acked.len(),
-        failed.load(Ordering::SeqCst)
-    );
-    assert_all_acked_readable(&store, &acked).await;
-
-    // The killed member comes back from its disk and catches up.
-    c.start_member(old, false);
-    let leader_applied = applied(&c.raft(new).expect("leader"));
-    c.wait_applied(leader_applied, LONG)
-        .await
-        .expect("restarted member catches up");
+    suite::acknowledged_puts_survive_the_leader_being_killed_mid_way(Backend::Local, 10_000, 64)
+        .await;
 }
 
 /// Every member dropped without a clean shutdown, then reopened from disk: all
 /// acknowledged writes are there and revisions continue upwards.
 #[actix_rt::test]
 async fn acknowledged_writes_survive_all_members_dying_at_once() {
-    let (_dir, mut c) = cluster(3).await;
-    let store = c.store();
-    let (acked, _failed, tasks) = load(store.clone(), 2_000, 32).await;
-    for t in tasks {
-        t.await.expect("worker");
-    }
-    let acked = acked.lock().clone();
-    assert_eq!(acked.len(), 2_000, "no faults yet, every put acknowledged");
-    let max_rev = *acked.values().max().expect("some");
-
-    for id in c.running() {
-        c.kill(id);
-    }
-    for id in [1, 2, 3] {
-        c.start_member(hive_raftstore::NodeId(id), false);
-    }
-    c.wait_for_leader(LONG)
-        .await
-        .expect("leader after full restart");
-    assert_all_acked_readable(&store, &acked).await;
-    let next = store
-        .put("/after-restart", "x")
-        .await
-        .expect("write after restart");
-    assert!(
-        next.revision > max_rev,
-        "revision went backwards: {} after {}",
-        next.revision,
-        max_rev
-    );
+    suite::acknowledged_writes_survive_all_members_dying_at_once(Backend::Local, 2_000, 32).await;
 }
 
 /// A single member dropped and reopened, repeatedly, keeps every write (the log tail
@@ -191,4 +44,19 @@ async fn a_member_reopens_from_snapshot_plus_log_tail() {
         c.wait_for_leader(LONG).await.expect("leader after restart");
         assert_all_acked_readable(&store, &acked).await;
     }
+}
+
+/// A leader cut off from the majority: the majority elects a new leader and takes
+/// writes, the old leader acknowledges nothing, and after healing it steps down and
+/// catches up without any acknowledged write lost.
+#[actix_rt::test]
+async fn a_partitioned_leader_steps_down_and_catches_up_after_healing() {
+    suite::a_partitioned_leader_steps_down_and_catches_up(Backend::Local).await;
+}
+
+/// A member restarted after the others purged their logs past it catches up from a
+/// snapshot sent in chunks, and then serves every acknowledged write itself.
+#[actix_rt::test]
+async fn a_member_behind_the_purged_log_catches_up_from_a_snapshot() {
+    suite::a_member_behind_the_purged_log_catches_up_from_a_snapshot(Backend::Local).await;
 }

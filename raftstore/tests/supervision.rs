@@ -20,13 +20,22 @@ async fn a_failed_fsync_restarts_the_member_from_disk() {
     let (_dir, c) = cluster_with(1, o).await;
     let store = c.store();
     for i in 0..20 {
-        store.put(key(i), "before").await.expect("put before the fault");
+        store
+            .put(key(i), "before")
+            .await
+            .expect("put before the fault");
     }
 
     faults.fail_next_fsync();
     match store.put("/during", "x").await {
-        Ok(r) => panic!("a write whose fsync failed was acknowledged at {}", r.revision),
-        Err(e) => assert!(matches!(e, StoreError::Fatal(_)), "the failed fsync surfaces as fatal: {e}"),
+        Ok(r) => panic!(
+            "a write whose fsync failed was acknowledged at {}",
+            r.revision
+        ),
+        Err(e) => assert!(
+            matches!(e, StoreError::Fatal(_)),
+            "the failed fsync surfaces as fatal: {e}"
+        ),
     }
 
     // A poisoned log refuses every later write, so a write succeeding again proves the
@@ -36,13 +45,20 @@ async fn a_failed_fsync_restarts_the_member_from_disk() {
         match store.put("/after", "y").await {
             Ok(r) => break r,
             Err(e) => {
-                assert!(tokio::time::Instant::now() < deadline, "member never came back: {e}");
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "member never came back: {e}"
+                );
                 tokio::time::sleep(std::time::Duration::from_millis(10)).await;
             }
         }
     };
     for i in 0..20 {
-        let kv = store.get(key(i)).await.expect("get").expect("acknowledged write survived");
+        let kv = store
+            .get(key(i))
+            .await
+            .expect("get")
+            .expect("acknowledged write survived");
         assert_eq!(kv.value, b"before");
         assert!(kv.mod_revision < after.revision);
     }

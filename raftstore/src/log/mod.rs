@@ -35,7 +35,7 @@ mod flusher;
 mod index;
 mod io;
 mod meta;
-mod record;
+pub(crate) mod record;
 mod recovery;
 mod segment;
 mod stats;

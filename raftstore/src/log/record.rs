@@ -1,5 +1,6 @@
 //! One log record: its on-disk framing and the rkyv mirror of openraft's `Entry` it
-//! carries. Pure functions over byte slices; no I/O.
+//! carries (the QUIC Raft network sends the same mirror on the wire). Pure functions
+//! over byte slices; no I/O.
 //!
 //! Frame: `[body len: u32 LE][crc32 (IEEE) of body: u32 LE][body]`.
 
@@ -28,6 +29,40 @@ pub(crate) struct EntryRecord {
     pub(crate) node: u64,
     pub(crate) index: u64,
     pub(crate) payload: PayloadRecord,
+}
+
+impl EntryRecord {
+    /// The mirror of `entry`; fails only if its membership cannot be serialized.
+    pub(crate) fn from_entry(entry: Entry) -> Result<Self, String> {
+        let payload = match entry.payload {
+            EntryPayload::Blank => PayloadRecord::Blank,
+            EntryPayload::Normal(cmd) => PayloadRecord::Normal(cmd),
+            EntryPayload::Membership(m) => {
+                PayloadRecord::Membership(serde_json::to_vec(&m).map_err(|e| e.to_string())?)
+            }
+        };
+        Ok(EntryRecord {
+            term: entry.log_id.leader_id.term,
+            node: entry.log_id.leader_id.node_id.0,
+            index: entry.log_id.index,
+            payload,
+        })
+    }
+
+    /// The entry this record mirrors; fails if its membership payload is not valid.
+    pub(crate) fn into_entry(self) -> Result<Entry, FrameError> {
+        let payload = match self.payload {
+            PayloadRecord::Blank => EntryPayload::Blank,
+            PayloadRecord::Normal(cmd) => EntryPayload::Normal(cmd),
+            PayloadRecord::Membership(json) => EntryPayload::Membership(
+                serde_json::from_slice(&json).map_err(|e| FrameError::Membership(e.to_string()))?,
+            ),
+        };
+        Ok(Entry {
+            log_id: log_id(self.term, self.node, self.index),
+            payload,
+        })
+    }
 }
 
 /// The stored form of an entry's payload.
@@ -85,19 +120,7 @@ pub(crate) fn encode(entry: Entry, out: &mut Vec<u8>) -> Result<LogId, LogError>
         index: log_id.index,
         reason,
     };
-    let payload = match entry.payload {
-        EntryPayload::Blank => PayloadRecord::Blank,
-        EntryPayload::Normal(cmd) => PayloadRecord::Normal(cmd),
-        EntryPayload::Membership(m) => PayloadRecord::Membership(
-            serde_json::to_vec(&m).map_err(|e| encode_err(e.to_string()))?,
-        ),
-    };
-    let rec = EntryRecord {
-        term: log_id.leader_id.term,
-        node: log_id.leader_id.node_id.0,
-        index: log_id.index,
-        payload,
-    };
+    let rec = EntryRecord::from_entry(entry).map_err(encode_err)?;
     let body = rkyv::to_bytes::<rancor::Error>(&rec).map_err(|e| encode_err(e.to_string()))?;
     if body.is_empty() || body.len() > MAX_BODY_LEN {
         return Err(encode_err(format!(
@@ -159,17 +182,7 @@ pub(crate) fn decode_body(body: &[u8], scratch: &mut AlignedVec) -> Result<Entry
     let archived = access(body, scratch)?;
     let rec: EntryRecord = rkyv::deserialize::<EntryRecord, rancor::Error>(archived)
         .map_err(|e| FrameError::Archive(e.to_string()))?;
-    let payload = match rec.payload {
-        PayloadRecord::Blank => EntryPayload::Blank,
-        PayloadRecord::Normal(cmd) => EntryPayload::Normal(cmd),
-        PayloadRecord::Membership(json) => EntryPayload::Membership(
-            serde_json::from_slice(&json).map_err(|e| FrameError::Membership(e.to_string()))?,
-        ),
-    };
-    Ok(Entry {
-        log_id: log_id(rec.term, rec.node, rec.index),
-        payload,
-    })
+    rec.into_entry()
 }
 
 /// Whether a whole valid record (framing, checksum, archive) starts at `buf[0]`.

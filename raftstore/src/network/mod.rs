@@ -2,10 +2,11 @@
 //!
 //! openraft asks for a `RaftNetworkFactory`; we give it one ([`RaftNet`]) built over the
 //! small [`RaftTransport`] trait, so the same shard runs over the in-process
-//! [`LocalRouter`] (tests, the all-in-one binary) or over QUIC (hive-transport), and
-//! fault injection can sit in between.
+//! [`LocalRouter`] (tests, the all-in-one binary) or over QUIC ([`QuicRaftNetwork`], on a
+//! hive-transport endpoint), and fault injection can sit in between.
 
 mod local;
+pub mod quic;
 
 use std::sync::Arc;
 
@@ -19,6 +20,7 @@ use openraft::raft::{
 use openraft::BasicNode;
 
 pub use local::LocalRouter;
+pub use quic::{PeerAddr, QuicRaftNetwork, RaftRpcTimeouts};
 
 use crate::raft_types::TypeConfig;
 use crate::types::{NodeId, ShardId};
@@ -41,7 +43,7 @@ pub enum NetError {
 pub type RpcResult<T> = Result<T, NetError>;
 
 /// The Raft messages a transport must carry between members of one shard.
-/// Implemented in-process by [`LocalRouter`] and over QUIC by hive-transport users.
+/// Implemented in-process by [`LocalRouter`] and over QUIC by [`QuicRaftNetwork`].
 pub trait RaftTransport: Send + Sync + 'static {
     fn append_entries(
         &self,

@@ -1,6 +1,11 @@
-//! Shared set-up for the store's integration tests.
+//! Shared set-up for the store's integration tests: cluster builders for each network
+//! backend, and (in `suite`) test bodies every backend runs.
 #![allow(dead_code)]
 
+pub mod quic;
+pub mod suite;
+
+use std::sync::Arc;
 use std::time::Duration;
 
 use hive_raftstore::cluster::{ClusterOptions, LocalCluster};
@@ -32,6 +37,70 @@ pub async fn cluster_with(n: u64, o: ClusterOptions) -> (tempfile::TempDir, Loca
         .await
         .expect("cluster starts");
     (dir, c)
+}
+
+/// The network a test cluster's members talk over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// The in-process router.
+    Local,
+    /// One QUIC endpoint per member on loopback.
+    Quic,
+}
+
+impl Backend {
+    /// Starts an `n`-member cluster on this backend in a fresh directory.
+    pub async fn start(self, n: u64, o: ClusterOptions) -> TestCluster {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (c, fabric) = match self {
+            Backend::Local => (LocalCluster::new(dir.path(), o), None),
+            Backend::Quic => {
+                let fabric = quic::QuicFabric::new(&o.raft);
+                let c = LocalCluster::new(dir.path(), o).with_member_network(fabric.factory());
+                (c, Some(fabric))
+            }
+        };
+        let c = c.start_members(n).await.expect("cluster starts");
+        TestCluster {
+            c,
+            fabric,
+            _dir: dir,
+        }
+    }
+}
+
+/// A running test cluster, its network's fault controls, and its directory.
+pub struct TestCluster {
+    /// The cluster (dropped before the directory).
+    pub c: LocalCluster,
+    fabric: Option<Arc<quic::QuicFabric>>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestCluster {
+    /// Cuts every link between `node` and the other members, both ways.
+    pub fn isolate(&self, node: NodeId) {
+        match &self.fabric {
+            None => self.c.router().isolate(node, &self.c.running()),
+            #[cfg(feature = "faults")]
+            Some(fabric) => {
+                fabric.faults.isolate(&quic::member_name(node));
+            }
+            #[cfg(not(feature = "faults"))]
+            Some(_) => panic!("QUIC partitions need --features hive-raftstore/faults"),
+        }
+    }
+
+    /// Restores every link.
+    pub fn heal(&self) {
+        match &self.fabric {
+            None => self.c.router().heal(),
+            #[cfg(feature = "faults")]
+            Some(fabric) => fabric.faults.heal(),
+            #[cfg(not(feature = "faults"))]
+            Some(_) => {}
+        }
+    }
 }
 
 /// The last log index a member has applied.

@@ -1,0 +1,100 @@
+//! The QUIC backend of test clusters: every member its own endpoint and certificate
+//! (one cluster CA), on loopback, at the same address across restarts, as a real
+//! member keeps its address. With feature `faults`, one fault injector controls every
+//! member's endpoint.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hive_raftstore::cluster::{MemberNetwork, NetworkFactory};
+use hive_raftstore::network::{QuicRaftNetwork, RaftRpcTimeouts};
+use hive_raftstore::NodeId;
+use hive_transport::{ClusterCa, EndpointConfig, Identity, MemberName, Role, TransportSettings};
+use parking_lot::Mutex;
+
+/// Seed of the fault injector (the tests use no random faults; any seed replays them).
+#[cfg(feature = "faults")]
+pub const FAULT_SEED: u64 = 0x4849_5645;
+
+/// The cluster CA, each member's certificate and address, and the shared fault filters.
+pub struct QuicFabric {
+    ca: ClusterCa,
+    members: Mutex<HashMap<NodeId, (Identity, Option<SocketAddr>)>>,
+    timeouts: RaftRpcTimeouts,
+    /// The filters every member's endpoint consults.
+    #[cfg(feature = "faults")]
+    pub faults: hive_transport::faults::FaultInjector,
+}
+
+/// The member name of node `node` (its certificate's DNS name).
+pub fn member_name(node: NodeId) -> MemberName {
+    MemberName::new(format!("member-{}", node.0)).expect("valid member name")
+}
+
+impl QuicFabric {
+    /// A new CA; Raft RPC deadlines follow `raft`'s timings.
+    pub fn new(raft: &openraft::Config) -> Arc<Self> {
+        Arc::new(QuicFabric {
+            ca: ClusterCa::generate().expect("cluster CA"),
+            members: Mutex::new(HashMap::new()),
+            timeouts: RaftRpcTimeouts::from_raft_config(raft),
+            #[cfg(feature = "faults")]
+            faults: hive_transport::faults::FaultInjector::new(FAULT_SEED),
+        })
+    }
+
+    /// What `LocalCluster` calls on a member's arbiter at every start of the member.
+    pub fn factory(self: &Arc<Self>) -> NetworkFactory {
+        let fabric = self.clone();
+        Arc::new(move |node| fabric.start(node))
+    }
+
+    /// Binds member `node`'s endpoint: on loopback port 0 the first time, on the same
+    /// address afterwards.
+    fn start(&self, node: NodeId) -> Result<MemberNetwork, String> {
+        let (identity, known) = {
+            let mut members = self.members.lock();
+            if let Some((identity, addr)) = members.get(&node) {
+                (identity.clone(), *addr)
+            } else {
+                let identity = self
+                    .ca
+                    .issue(&member_name(node), Role::Member)
+                    .map_err(|e| e.to_string())?;
+                members.insert(node, (identity.clone(), None));
+                (identity, None)
+            }
+        };
+        #[allow(unused_mut)]
+        let mut config = EndpointConfig {
+            listen: known.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0))),
+            // A killed member's peers notice within two seconds that its old connection
+            // is dead (the restarted member cannot reset a connection it never had).
+            transport: TransportSettings {
+                idle_timeout: Duration::from_secs(2),
+                keep_alive: Duration::from_millis(250),
+                ..TransportSettings::default()
+            },
+            connect_timeout: Duration::from_secs(2),
+            seed: node.0,
+            ..EndpointConfig::default()
+        };
+        #[cfg(feature = "faults")]
+        {
+            config.faults = Some(self.faults.clone());
+        }
+        let net =
+            QuicRaftNetwork::bind(&identity, config, self.timeouts).map_err(|e| e.to_string())?;
+        let addr = net.local_peer_addr().map_err(|e| e.to_string())?;
+        if let Some((_, remembered)) = self.members.lock().get_mut(&node) {
+            *remembered = Some(addr.addr);
+        }
+        Ok(MemberNetwork {
+            addr: addr.to_string(),
+            transport: Arc::new(net.clone()),
+            inbox: Arc::new(net),
+        })
+    }
+}
