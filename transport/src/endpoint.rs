@@ -488,8 +488,13 @@ impl Shared {
         Ok(conn)
     }
 
-    /// Caches `conn` for `peer` (unless a live one is cached and this one was accepted),
-    /// and serves the streams the peer opens on it.
+    /// Caches `conn` for `peer` and serves the streams the peer opens on it.
+    ///
+    /// The newest connection wins, whichever side opened it: a peer that dials us has no
+    /// usable connection to us — typically it restarted, and the one we cached points at
+    /// its dead predecessor, which QUIC would only notice at the idle timeout. If both
+    /// sides dialed at once, each keeps using one of two live connections; the unused one
+    /// is left to idle out rather than closed, so neither side is made to redial.
     pub(crate) fn install(
         self: &Arc<Self>,
         conn: quinn::Connection,
@@ -497,14 +502,7 @@ impl Shared {
         origin: Origin,
     ) {
         let slot = self.slot(&peer);
-        {
-            let mut cached = slot.conn.lock();
-            let keep_existing = origin == Origin::Accepted
-                && cached.as_ref().is_some_and(|c| c.close_reason().is_none());
-            if !keep_existing {
-                *cached = Some(conn.clone());
-            }
-        }
+        *slot.conn.lock() = Some(conn.clone());
         self.metrics
             .connections_open
             .fetch_add(1, Ordering::Relaxed);

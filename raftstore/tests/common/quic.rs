@@ -11,7 +11,7 @@ use std::time::Duration;
 use hive_raftstore::cluster::{MemberNetwork, NetworkFactory};
 use hive_raftstore::network::{QuicRaftNetwork, RaftRpcTimeouts};
 use hive_raftstore::NodeId;
-use hive_transport::{ClusterCa, EndpointConfig, Identity, MemberName, Role, TransportSettings};
+use hive_transport::{ClusterCa, EndpointConfig, Identity, MemberName, Role};
 use parking_lot::Mutex;
 
 /// Seed of the fault injector (the tests use no random faults; any seed replays them).
@@ -70,13 +70,9 @@ impl QuicFabric {
         #[allow(unused_mut)]
         let mut config = EndpointConfig {
             listen: known.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0))),
-            // A killed member's peers notice within two seconds that its old connection
-            // is dead (the restarted member cannot reset a connection it never had).
-            transport: TransportSettings {
-                idle_timeout: Duration::from_secs(2),
-                keep_alive: Duration::from_millis(250),
-                ..TransportSettings::default()
-            },
+            // Default idle timeout on purpose: a restarted member must be reachable again
+            // because its fresh connection replaces the dead one, not because the dead one
+            // idled out.
             connect_timeout: Duration::from_secs(2),
             seed: node.0,
             ..EndpointConfig::default()
