@@ -54,6 +54,7 @@
 
 pub mod supervise;
 
+pub mod actor;
 pub mod bench;
 pub mod codes;
 mod dispatch;
