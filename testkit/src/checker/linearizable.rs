@@ -22,18 +22,21 @@ use serde::{Deserialize, Serialize};
 use super::history::{Call, History, OpIndex, Operation, Outcome, Reply};
 use super::{CheckReport, ReportedViolation};
 
+mod explain;
+mod model;
 mod search;
 #[cfg(test)]
 mod tests;
 
-use search::{search, SearchOutcome, Stuck};
+use model::KeyHistory;
+use search::{search, SearchOutcome};
 
 /// Limits of one check.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Options {
     /// Search steps allowed per key before giving up with an undecided verdict. The
-    /// memo grows by at most one entry per step, so this also bounds memory (the
-    /// default, 2 million, stays under a few hundred MB even for long per-key histories).
+    /// memo grows by at most one ~50-byte entry per step, so this also bounds memory:
+    /// the default, 2 million, stays under about 200 MB.
     pub max_steps_per_key: u64,
     /// How many operations of the linearized prefix, and of the concurrent ones, a
     /// violation quotes.
@@ -73,6 +76,9 @@ pub enum LinearizabilityResult {
         keys: usize,
         /// Operations searched.
         ops: usize,
+        /// The deepest dead end the search met on `key` before giving up: a likely
+        /// culprit to look at, not a proven violation.
+        suspect: Option<Box<Violation>>,
     },
     /// An operation record is impossible (a reply of the wrong kind, time running
     /// backwards); nothing was checked.
@@ -127,10 +133,17 @@ impl LinearizabilityResult {
                 subject: v.key.clone(),
                 detail: v.to_string(),
             }),
-            LinearizabilityResult::Unknown { key, steps, .. } => {
-                report.inconclusive = Some(format!(
-                    "search budget ran out on key {key:?} after {steps} steps"
-                ));
+            LinearizabilityResult::Unknown {
+                key,
+                steps,
+                suspect,
+                ..
+            } => {
+                let mut why = format!("search budget ran out on key {key:?} after {steps} steps");
+                if let Some(v) = suspect {
+                    why.push_str(&format!("; deepest dead end (unproven): {v}"));
+                }
+                report.inconclusive = Some(why);
             }
             LinearizabilityResult::Malformed { op, reason } => {
                 report.inconclusive = Some(format!("malformed operation {op}: {reason}"));
@@ -189,10 +202,17 @@ pub fn check(history: &History, options: &Options) -> LinearizabilityResult {
             return LinearizabilityResult::Violation(v);
         }
         let compiled = KeyHistory::compile(history, indices);
-        match search(&compiled.ops, options.max_steps_per_key) {
+        match search(
+            &compiled.ops,
+            &compiled.rank_revisions,
+            options.max_steps_per_key,
+        ) {
             SearchOutcome::Linearizable => {}
-            SearchOutcome::Exhausted { steps } => {
-                undecided.get_or_insert(((*key).to_string(), steps));
+            SearchOutcome::Exhausted { steps, deepest } => {
+                if undecided.is_none() {
+                    let suspect = deepest.map(|d| compiled.violation(history, key, &d, options));
+                    undecided = Some(((*key).to_string(), steps, suspect));
+                }
             }
             SearchOutcome::Stuck(stuck) => {
                 return LinearizabilityResult::Violation(
@@ -205,9 +225,10 @@ pub fn check(history: &History, options: &Options) -> LinearizabilityResult {
         return LinearizabilityResult::Violation(v);
     }
     match undecided {
-        Some((key, steps)) => LinearizabilityResult::Unknown {
+        Some((key, steps, suspect)) => LinearizabilityResult::Unknown {
             key,
             steps,
+            suspect,
             keys,
             ops,
         },
@@ -358,365 +379,4 @@ fn pair_violation(
         concurrent: Vec::new(),
         explanation,
     })
-}
-
-// ---- the per-key model -------------------------------------------------------------
-
-/// Interned value of a key (index into [`KeyHistory::values`]).
-type ValueId = u32;
-
-/// One operation of one key, reduced to what the model needs.
-#[derive(Clone, Copy, Debug)]
-enum Kind {
-    Get {
-        read: Option<(ValueId, u64)>,
-    },
-    Put {
-        value: ValueId,
-        rev: Option<u64>,
-    },
-    Cas {
-        expected: u64,
-        value: ValueId,
-        result: CasResult,
-    },
-    Delete {
-        rev: Option<u64>,
-    },
-}
-
-#[derive(Clone, Copy, Debug)]
-enum CasResult {
-    Swapped(u64),
-    Conflict,
-    Unknown,
-}
-
-#[derive(Clone, Copy, Debug)]
-struct KeyOp {
-    /// Position in the whole history.
-    index: usize,
-    kind: Kind,
-    invoked: u64,
-    /// `None` for an unknown outcome: it may take effect arbitrarily late.
-    returned: Option<u64>,
-}
-
-/// The register as the model sees it after a sequence of operations.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-struct State {
-    /// `None` when the key does not exist.
-    value: Option<ValueId>,
-    /// The key's mod revision (0 when absent); `None` when the last write had an unknown
-    /// outcome and nothing has revealed its revision yet (it is then `>= floor`).
-    mod_rev: Option<u64>,
-    /// The highest revision this key's linearized ops have shown, or the least it can
-    /// be when unknown writes are involved.
-    floor: u64,
-}
-
-const INITIAL: State = State {
-    value: None,
-    mod_rev: Some(0),
-    floor: 0,
-};
-
-/// Why the model refuses an operation in a state.
-#[derive(Clone, Copy, Debug)]
-enum Refusal {
-    ReadWrongValue,
-    ReadWrongModRevision,
-    RevisionNotAbove(u64),
-    RevisionBelow(u64),
-    CasShouldConflict,
-    CasShouldSwap,
-    WouldHaveNoEffect,
-}
-
-/// Applies `kind` to `s`: the next state, or why this cannot be the next operation.
-fn step(s: State, kind: &Kind) -> Result<State, Refusal> {
-    let written = |value: Option<ValueId>, rev: u64| State {
-        value,
-        mod_rev: if value.is_some() { Some(rev) } else { Some(0) },
-        floor: rev,
-    };
-    match *kind {
-        Kind::Get { read: None } => match s.value {
-            None => Ok(s),
-            Some(_) => Err(Refusal::ReadWrongValue),
-        },
-        Kind::Get { read: Some((v, m)) } => {
-            if s.value != Some(v) {
-                return Err(Refusal::ReadWrongValue);
-            }
-            match s.mod_rev {
-                Some(r) if r == m => Ok(s),
-                None if m >= s.floor => Ok(State {
-                    mod_rev: Some(m),
-                    floor: m,
-                    ..s
-                }),
-                _ => Err(Refusal::ReadWrongModRevision),
-            }
-        }
-        Kind::Put {
-            value,
-            rev: Some(r),
-        } if r > s.floor => Ok(written(Some(value), r)),
-        Kind::Put { rev: Some(_), .. } => Err(Refusal::RevisionNotAbove(s.floor)),
-        Kind::Put { value, rev: None } => Ok(State {
-            value: Some(value),
-            mod_rev: None,
-            floor: s.floor.saturating_add(1),
-        }),
-        Kind::Cas {
-            expected,
-            value,
-            result,
-        } => {
-            let current = match s.mod_rev {
-                Some(r) => r == expected,
-                None => expected >= s.floor,
-            };
-            let base = s.floor.max(expected);
-            match result {
-                CasResult::Swapped(_) if !current => Err(Refusal::CasShouldConflict),
-                CasResult::Swapped(r) if r > base => Ok(written(Some(value), r)),
-                CasResult::Swapped(_) => Err(Refusal::RevisionNotAbove(base)),
-                // With an unrevealed mod revision a conflict is always possible; the
-                // model does not remember the excluded value.
-                CasResult::Conflict if s.mod_rev == Some(expected) => Err(Refusal::CasShouldSwap),
-                CasResult::Conflict => Ok(s),
-                // A conflicting unknown CAS is the same as one that never happened.
-                CasResult::Unknown if !current => Err(Refusal::WouldHaveNoEffect),
-                CasResult::Unknown => Ok(State {
-                    value: Some(value),
-                    mod_rev: None,
-                    floor: base.saturating_add(1),
-                }),
-            }
-        }
-        Kind::Delete { rev: Some(r) } => match s.value {
-            Some(_) if r > s.floor => Ok(written(None, r)),
-            Some(_) => Err(Refusal::RevisionNotAbove(s.floor)),
-            None if r >= s.floor => Ok(written(None, r)),
-            None => Err(Refusal::RevisionBelow(s.floor)),
-        },
-        Kind::Delete { rev: None } => match s.value {
-            Some(_) => Ok(State {
-                value: None,
-                mod_rev: Some(0),
-                floor: s.floor.saturating_add(1),
-            }),
-            None => Err(Refusal::WouldHaveNoEffect),
-        },
-    }
-}
-
-/// One key's operations compiled for the search, with the interned values.
-struct KeyHistory {
-    ops: Vec<KeyOp>,
-    values: Vec<String>,
-}
-
-impl KeyHistory {
-    fn compile<'h>(history: &'h History, indices: &[usize]) -> KeyHistory {
-        let mut ids: HashMap<&'h str, ValueId> = HashMap::new();
-        let mut values: Vec<String> = Vec::new();
-        let mut intern = |v: &'h str| -> ValueId {
-            let next = values.len() as ValueId;
-            *ids.entry(v).or_insert_with(|| {
-                values.push(v.to_string());
-                next
-            })
-        };
-        let mut ops = Vec::with_capacity(indices.len());
-        for &index in indices {
-            let Some(op) = history.ops.get(index) else {
-                continue;
-            };
-            let kind = match (&op.call, &op.outcome) {
-                (Call::Get, Outcome::Ok(Reply::Got(read))) => Kind::Get {
-                    read: read.as_ref().map(|r| (intern(&r.value), r.mod_revision.0)),
-                },
-                (Call::Put { value }, Outcome::Ok(Reply::Written(r))) => Kind::Put {
-                    value: intern(value),
-                    rev: Some(r.0),
-                },
-                (Call::Put { value }, _) => Kind::Put {
-                    value: intern(value),
-                    rev: None,
-                },
-                (
-                    Call::Cas {
-                        expected_mod_revision,
-                        value,
-                    },
-                    outcome,
-                ) => Kind::Cas {
-                    expected: expected_mod_revision.0,
-                    value: intern(value),
-                    result: match outcome {
-                        Outcome::Ok(Reply::Swapped(r)) => CasResult::Swapped(r.0),
-                        Outcome::Ok(_) => CasResult::Conflict,
-                        _ => CasResult::Unknown,
-                    },
-                },
-                (Call::Delete, Outcome::Ok(Reply::Written(r))) => Kind::Delete { rev: Some(r.0) },
-                (Call::Delete, _) => Kind::Delete { rev: None },
-                // Reads that did not answer were filtered out; malformed ops were refused.
-                (Call::Get, _) => continue,
-            };
-            let returned = match op.outcome {
-                Outcome::Unknown => None,
-                _ => op.completed_at,
-            };
-            ops.push(KeyOp {
-                index,
-                kind,
-                invoked: op.invoked_at,
-                returned,
-            });
-        }
-        KeyHistory { ops, values }
-    }
-
-    fn describe(&self, s: &State) -> String {
-        let value = |v: ValueId| {
-            self.values
-                .get(v as usize)
-                .map_or("?", String::as_str)
-                .to_string()
-        };
-        match (s.value, s.mod_rev) {
-            (None, _) => format!("the key is absent (highest revision so far {})", s.floor),
-            (Some(v), Some(m)) => format!("the key holds {:?} at mod_revision {m}", value(v)),
-            (Some(v), None) => format!(
-                "the key holds {:?} from a write of unknown outcome, at some revision >= {}",
-                value(v),
-                s.floor
-            ),
-        }
-    }
-
-    fn violation(
-        &self,
-        history: &History,
-        key: &str,
-        stuck: &Stuck,
-        options: &Options,
-    ) -> Box<Violation> {
-        let entry = |local: usize| {
-            let index = self.ops.get(local).map_or(usize::MAX, |op| op.index);
-            history
-                .ops
-                .get(index)
-                .map(|op| (OpIndex(index), op.clone()))
-        };
-        let shown = stuck.prefix.len().min(options.excerpt_len);
-        let elided = stuck.prefix.len() - shown;
-        let linearized = stuck.prefix[elided..]
-            .iter()
-            .filter_map(|&l| entry(l))
-            .collect();
-        let stuck_op = self.ops.get(stuck.op);
-        let deadline = stuck_op.and_then(|op| op.returned).unwrap_or(u64::MAX);
-        let mut in_prefix = vec![false; self.ops.len()];
-        for &l in &stuck.prefix {
-            if let Some(slot) = in_prefix.get_mut(l) {
-                *slot = true;
-            }
-        }
-        let pending: Vec<usize> = (0..self.ops.len())
-            .filter(|&l| !in_prefix[l] && l != stuck.op && self.ops[l].invoked <= deadline)
-            .collect();
-        let concurrent = pending[pending.len().saturating_sub(options.excerpt_len)..]
-            .iter()
-            .filter_map(|&l| entry(l))
-            .collect();
-        let state = self.describe(&stuck.state);
-        let others = match pending.len() {
-            0 => "no other pending op overlaps it".to_string(),
-            n => format!("no order of the {n} other pending ops that overlap it avoids this"),
-        };
-        let explanation = match stuck_op.map(|op| (op, step(stuck.state, &op.kind))) {
-            Some((op, Err(refusal))) => format!(
-                "after {} linearized ops {state}, and op {} cannot follow: {}; it had to take effect before it \
-                 returned at {deadline}, and {others}",
-                stuck.prefix.len(),
-                OpIndex(op.index),
-                self.refusal_text(refusal, &op.kind),
-            ),
-            Some((op, Ok(_))) => format!(
-                "after {} linearized ops {state}; op {} could follow, but it had to take effect before it \
-                 returned at {deadline}, and {others}",
-                stuck.prefix.len(),
-                OpIndex(op.index),
-            ),
-            None => "no operation can be linearized first".to_string(),
-        };
-        Box::new(Violation {
-            key: key.to_string(),
-            linearized,
-            elided,
-            stuck: entry(stuck.op),
-            concurrent,
-            explanation,
-        })
-    }
-
-    fn refusal_text(&self, refusal: Refusal, kind: &Kind) -> String {
-        let value = |v: ValueId| {
-            self.values
-                .get(v as usize)
-                .map_or("?", String::as_str)
-                .to_string()
-        };
-        match (refusal, kind) {
-            (Refusal::ReadWrongValue, Kind::Get { read: None }) => {
-                "it read the key as absent".into()
-            }
-            (Refusal::ReadWrongValue, Kind::Get { read: Some((v, _)) }) => {
-                format!("it read {:?}", value(*v))
-            }
-            (Refusal::ReadWrongModRevision, Kind::Get { read: Some((v, m)) }) => {
-                format!(
-                    "it read {:?} with mod_revision {m}, not the revision of that write",
-                    value(*v)
-                )
-            }
-            (Refusal::RevisionNotAbove(floor), _) => {
-                format!(
-                    "its revision {} is not above revision {floor} already taken on this key",
-                    revision_of(kind)
-                )
-            }
-            (Refusal::RevisionBelow(floor), _) => {
-                format!(
-                    "its revision {} is below revision {floor} already seen on this key",
-                    revision_of(kind)
-                )
-            }
-            (Refusal::CasShouldConflict, Kind::Cas { expected, .. }) => {
-                format!("it swapped, but the mod_revision was not its expected {expected}")
-            }
-            (Refusal::CasShouldSwap, Kind::Cas { expected, .. }) => {
-                format!("it reported a conflict, but the mod_revision was its expected {expected}")
-            }
-            (Refusal::WouldHaveNoEffect, _) => "it could only have had no effect".into(),
-            (r, k) => format!("{r:?} for {k:?}"),
-        }
-    }
-}
-
-fn revision_of(kind: &Kind) -> String {
-    match kind {
-        Kind::Put { rev: Some(r), .. }
-        | Kind::Delete { rev: Some(r) }
-        | Kind::Cas {
-            result: CasResult::Swapped(r),
-            ..
-        } => r.to_string(),
-        _ => "?".into(),
-    }
 }

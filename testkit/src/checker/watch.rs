@@ -368,6 +368,9 @@ struct Segment {
     progress: Option<Revision>,
     /// Revisions already blamed on a more specific guarantee than reliability.
     blamed: BTreeSet<Revision>,
+    /// Index into the in-range revisions below which, from the origin on, everything
+    /// was delivered or blamed: progress checks resume there instead of rescanning.
+    settled: Option<usize>,
     closed: bool,
 }
 
@@ -381,6 +384,7 @@ impl Segment {
             highest: None,
             progress: None,
             blamed: BTreeSet::new(),
+            settled: None,
             closed: false,
         }
     }
@@ -575,7 +579,20 @@ impl<'a> Stream<'a> {
             return;
         }
         if let Some(origin) = seg.origin() {
-            let missing = self.undelivered(seg, origin, rev);
+            let accounted = |r: &Revision| seg.delivered.contains(r) || seg.blamed.contains(r);
+            let mut settled = seg
+                .settled
+                .unwrap_or_else(|| self.in_range.partition_point(|r| *r < origin));
+            while self.in_range.get(settled).is_some_and(accounted) {
+                settled += 1;
+            }
+            seg.settled = Some(settled);
+            let missing: Vec<Revision> = self.in_range[settled.min(self.in_range.len())..]
+                .iter()
+                .take_while(|r| **r <= rev)
+                .filter(|r| !accounted(r))
+                .copied()
+                .collect();
             if !missing.is_empty() {
                 let detail = format!(
                     "progress at {rev} before revisions {} were delivered",

@@ -432,3 +432,22 @@ fn random_recordings_never_panic_the_checker() {
         let _ = report.report().to_string();
     }
 }
+
+/// A long recording with a bookmark after every event checks in linear time.
+#[test]
+fn a_long_recording_with_frequent_bookmarks_checks_quickly() {
+    let history = committed(5, 20_000);
+    let mut rec = plain(&history, "all", KeyRange::Prefix(String::new()), 1);
+    let messages = std::mem::take(&mut rec.messages);
+    for msg in messages {
+        let r = revision_of(&msg);
+        rec.messages.push(msg);
+        rec.messages.push(WatchMessage::Progress { revision: r });
+    }
+    let started = std::time::Instant::now();
+    let report = check(&history, &[rec]);
+    let took = started.elapsed();
+    assert!(report.passed(), "{}", report.report());
+    let limit = if cfg!(debug_assertions) { 20.0 } else { 2.0 };
+    assert!(took.as_secs_f64() < limit, "took {took:?}");
+}
