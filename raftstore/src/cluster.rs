@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
+use actix::ArbiterHandle;
 use hive_transport::supervise::{RemoveChild, RestartPolicy, StartChild, Supervisor};
 use openraft::ServerState;
 
@@ -38,6 +39,64 @@ pub struct ClusterOptions {
     pub progress_interval: Duration,
     pub op_timeout: Duration,
     pub store: StoreOptions,
+}
+
+impl ClusterOptions {
+    /// The configuration of member `node` of this shard, keeping its data in `dir` and
+    /// talking over `net`; `clock` is what it reads lease deadlines from.
+    pub fn shard_config(
+        &self,
+        node: NodeId,
+        dir: PathBuf,
+        net: &MemberNetwork,
+        clock: Arc<dyn Clock>,
+        bootstrap: bool,
+    ) -> ShardConfig {
+        ShardConfig {
+            shard: self.shard,
+            node,
+            addr: net.addr.clone(),
+            dir,
+            raft: self.raft.clone(),
+            log: self.log.clone(),
+            watch: self.watch.clone(),
+            tick: self.tick,
+            progress_interval: self.progress_interval,
+            op_timeout: self.op_timeout,
+            clock,
+            transport: net.transport.clone(),
+            inbox: net.inbox.clone(),
+            bootstrap,
+        }
+    }
+}
+
+/// Starts a shard member on `arbiter` under a fresh supervisor of its own, which restarts
+/// it from its directory whenever it fails. `slot` reaches whichever incarnation runs.
+/// Used by [`LocalCluster`] for each member and by a member process for its shard.
+pub fn start_supervised_member(
+    arbiter: &ArbiterHandle,
+    cfg: ShardConfig,
+    slot: ShardSlot,
+) -> Addr<Supervisor> {
+    let node = cfg.node;
+    let supervisor = Supervisor::start_in_arbiter(arbiter, move |_| {
+        Supervisor::new(format!("member-{}", node.0), RestartPolicy::default())
+    });
+    supervisor.do_send(StartChild {
+        name: member_child_name(cfg.shard),
+        start: Box::new(move |link| {
+            let (cfg, slot) = (cfg.clone(), slot.clone());
+            Shard::start_in_arbiter(&Arbiter::current(), move |_| Shard::new(cfg, slot, link));
+        }),
+    });
+    supervisor
+}
+
+/// The name under which a member's supervisor knows its shard child, e.g. for
+/// [`RemoveChild`].
+pub fn member_child_name(shard: ShardId) -> String {
+    format!("shard-{}", shard.0)
 }
 
 impl Default for ClusterOptions {
@@ -72,6 +131,12 @@ pub struct MemberNetwork {
 /// address it had: the shard membership records it.
 pub type NetworkFactory = Arc<dyn Fn(NodeId) -> Result<MemberNetwork, String> + Send + Sync>;
 
+/// Like [`NetworkFactory`], and also given the slot through which the member's
+/// incarnations are reached, so that services the factory puts on the member's endpoint
+/// (e.g. the store's client API, `remote::StoreServer`) can serve the member.
+pub type ServingNetworkFactory =
+    Arc<dyn Fn(NodeId, ShardSlot) -> Result<MemberNetwork, String> + Send + Sync>;
+
 /// Where members get their network from.
 enum Network {
     /// One transport and inbox for every member (the in-process router).
@@ -80,7 +145,7 @@ enum Network {
         inbox: Arc<dyn RaftInbox>,
     },
     /// Each member builds its own when it starts.
-    PerMember(NetworkFactory),
+    PerMember(ServingNetworkFactory),
 }
 
 struct Member {
@@ -135,7 +200,14 @@ impl LocalCluster {
 
     /// Gives every member a network of its own, built by `factory` each time the member
     /// starts (e.g. a QUIC endpoint per member), instead of the in-process router.
-    pub fn with_member_network(mut self, factory: NetworkFactory) -> Self {
+    pub fn with_member_network(self, factory: NetworkFactory) -> Self {
+        self.with_serving_member_network(Arc::new(move |node, _slot| factory(node)))
+    }
+
+    /// Gives every member a network of its own, as [`LocalCluster::with_member_network`]
+    /// does, built by a factory that also learns the member's slot (to serve clients on
+    /// the member's endpoint).
+    pub fn with_serving_member_network(mut self, factory: ServingNetworkFactory) -> Self {
         self.network = Network::PerMember(factory);
         self
     }
@@ -221,7 +293,8 @@ impl LocalCluster {
     /// member there under a fresh supervisor (from its directory, if it ran before).
     pub fn try_start_member(&mut self, node: NodeId, bootstrap: bool) -> ClusterResult<()> {
         let arbiter = Arbiter::new();
-        let net = match self.member_network(&arbiter, node) {
+        let slot = ShardSlot::new();
+        let net = match self.member_network(&arbiter, node, &slot) {
             Ok(net) => net,
             Err(e) => {
                 arbiter.stop();
@@ -230,35 +303,14 @@ impl LocalCluster {
             }
         };
         let clock = SkewableClock::default();
-        let cfg = ShardConfig {
-            shard: self.opts.shard,
+        let cfg = self.opts.shard_config(
             node,
-            addr: net.addr.clone(),
-            dir: self.dir.join(format!("n{}", node.0)),
-            raft: self.opts.raft.clone(),
-            log: self.opts.log.clone(),
-            watch: self.opts.watch.clone(),
-            tick: self.opts.tick,
-            progress_interval: self.opts.progress_interval,
-            op_timeout: self.opts.op_timeout,
-            clock: Arc::new(clock.clone()) as Arc<dyn Clock>,
-            transport: net.transport,
-            inbox: net.inbox.clone(),
+            self.dir.join(format!("n{}", node.0)),
+            &net,
+            Arc::new(clock.clone()) as Arc<dyn Clock>,
             bootstrap,
-        };
-        let handle = arbiter.handle();
-        let slot = ShardSlot::new();
-        let supervisor = Supervisor::start_in_arbiter(&handle, move |_| {
-            Supervisor::new(format!("member-{}", node.0), RestartPolicy::default())
-        });
-        let s = slot.clone();
-        supervisor.do_send(StartChild {
-            name: format!("shard-{}", cfg.shard.0),
-            start: Box::new(move |link| {
-                let (cfg, s) = (cfg.clone(), s.clone());
-                Shard::start_in_arbiter(&Arbiter::current(), move |_| Shard::new(cfg, s, link));
-            }),
-        });
+        );
+        let supervisor = start_supervised_member(&arbiter.handle(), cfg, slot.clone());
         self.group.add(node, slot.clone());
         self.members.insert(
             node,
@@ -276,7 +328,12 @@ impl LocalCluster {
 
     /// The network member `node` uses: the shared one, or one the factory builds on the
     /// member's arbiter (blocking this thread until it is built; binding is quick).
-    fn member_network(&self, arbiter: &Arbiter, node: NodeId) -> ClusterResult<MemberNetwork> {
+    fn member_network(
+        &self,
+        arbiter: &Arbiter,
+        node: NodeId,
+        slot: &ShardSlot,
+    ) -> ClusterResult<MemberNetwork> {
         match &self.network {
             Network::Shared { transport, inbox } => Ok(MemberNetwork {
                 addr: addr_of(node),
@@ -285,8 +342,8 @@ impl LocalCluster {
             }),
             Network::PerMember(factory) => {
                 let (tx, rx) = std::sync::mpsc::channel();
-                let factory = factory.clone();
-                if !arbiter.spawn_fn(move || drop(tx.send(factory(node)))) {
+                let (factory, slot) = (factory.clone(), slot.clone());
+                if !arbiter.spawn_fn(move || drop(tx.send(factory(node, slot)))) {
                     return Err("the member's arbiter is not running".into());
                 }
                 rx.recv()
@@ -299,7 +356,7 @@ impl LocalCluster {
     pub fn kill(&mut self, node: NodeId) {
         if let Some(m) = self.members.remove(&node) {
             m.supervisor.do_send(RemoveChild {
-                name: format!("shard-{}", self.opts.shard.0),
+                name: member_child_name(self.opts.shard),
             });
             m.inbox.unregister(self.opts.shard, node);
             m.slot.clear();

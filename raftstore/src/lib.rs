@@ -4,7 +4,8 @@
 //! What lives here: shards (one openraft group each, run as a supervised actor), our own
 //! segmented durable Raft log (`log`), the MVCC state machine with etcd's semantics
 //! (`mvcc`), leases, rkyv snapshots, the watch hub that serves watch streams natively
-//! (`watch`), and the async `Store` client API every other component uses.
+//! (`watch`), the async `Store` client API every other component uses, and the same API
+//! over QUIC for other processes (`remote`: `StoreServer` on a member, `RemoteStore`).
 //!
 //! What does not: QUIC and TLS themselves (hive-transport; `network::quic` carries Raft
 //! over it), and anything that knows about Kubernetes objects (hive-actors).
@@ -17,6 +18,7 @@ pub mod log;
 pub mod mvcc;
 pub mod network;
 pub mod raft_types;
+pub mod remote;
 pub mod shard;
 pub mod sm;
 pub mod store;

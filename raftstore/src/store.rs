@@ -235,20 +235,7 @@ impl Store {
     }
 
     pub async fn put_with(&self, req: PutRequest) -> StoreResult<PutResponse> {
-        let t = self
-            .txn(TxnRequest {
-                success: vec![TxnOp::Put(req)],
-                ..Default::default()
-            })
-            .await?;
-        let prev_kv = match t.responses.into_iter().next() {
-            Some(TxnOpResponse::Put { prev_kv }) => prev_kv,
-            _ => None,
-        };
-        Ok(PutResponse {
-            revision: t.revision,
-            prev_kv,
-        })
+        Ok(put_response(self.txn(put_txn(req)).await?))
     }
 
     /// Writes `value` only if the key's mod revision is still `expected` (0: the key
@@ -259,38 +246,10 @@ impl Store {
         expected: Revision,
         value: impl Into<Vec<u8>>,
     ) -> StoreResult<Revision> {
-        let key = key.into();
-        let t = self
-            .txn(TxnRequest {
-                compare: vec![Compare {
-                    key: key.clone(),
-                    op: CompareOp::Equal,
-                    target: CompareTarget::ModRevision(expected),
-                }],
-                success: vec![TxnOp::Put(PutRequest {
-                    key: key.clone(),
-                    value: value.into(),
-                    lease: LeaseId::NONE,
-                    prev_kv: false,
-                })],
-                failure: vec![TxnOp::Range(RangeRequest {
-                    range: KeyRange::key(key),
-                    ..Default::default()
-                })],
-            })
-            .await?;
-        if t.succeeded {
-            return Ok(t.revision);
-        }
-        let current = match t.responses.into_iter().next() {
-            Some(TxnOpResponse::Range(r)) => r
-                .kvs
-                .first()
-                .map(|kv| kv.mod_revision)
-                .unwrap_or(Revision::ZERO),
-            _ => Revision::ZERO,
-        };
-        Err(StoreError::Conflict { current })
+        cas_result(
+            self.txn(cas_txn(key.into(), expected, value.into()))
+                .await?,
+        )
     }
 
     /// Deletes a key or a range; answers how many keys went and at which revision.
@@ -299,18 +258,7 @@ impl Store {
         range: KeyRange,
         prev_kv: bool,
     ) -> StoreResult<(u64, Vec<KeyValue>, Revision)> {
-        let t = self
-            .txn(TxnRequest {
-                success: vec![TxnOp::Delete(DeleteRequest { range, prev_kv })],
-                ..Default::default()
-            })
-            .await?;
-        match t.responses.into_iter().next() {
-            Some(TxnOpResponse::Delete { deleted, prev_kvs }) => {
-                Ok((deleted, prev_kvs, t.revision))
-            }
-            _ => Ok((0, Vec::new(), t.revision)),
-        }
+        Ok(delete_response(self.txn(delete_txn(range, prev_kv)).await?))
     }
 
     /// Reads keys.
@@ -384,7 +332,7 @@ impl Store {
         // answered with LeaseExists, so try a few.
         let mut last = None;
         for _ in 0..4 {
-            let id = LeaseId(rand::thread_rng().gen_range(1..i64::MAX));
+            let id = random_lease_id();
             match self
                 .propose(&[], Command::LeaseGrant { id, ttl_secs })
                 .await
@@ -456,6 +404,87 @@ impl Store {
         })
         .await
     }
+}
+
+/// The transaction a put is (the same for every client of the store).
+pub(crate) fn put_txn(req: PutRequest) -> TxnRequest {
+    TxnRequest {
+        success: vec![TxnOp::Put(req)],
+        ..Default::default()
+    }
+}
+
+/// A put's answer, from the answer to [`put_txn`].
+pub(crate) fn put_response(t: TxnResponse) -> PutResponse {
+    let prev_kv = match t.responses.into_iter().next() {
+        Some(TxnOpResponse::Put { prev_kv }) => prev_kv,
+        _ => None,
+    };
+    PutResponse {
+        revision: t.revision,
+        prev_kv,
+    }
+}
+
+/// The transaction a compare-and-swap is: put if the mod revision is `expected`, else
+/// read the key to report its current revision.
+pub(crate) fn cas_txn(key: Vec<u8>, expected: Revision, value: Vec<u8>) -> TxnRequest {
+    TxnRequest {
+        compare: vec![Compare {
+            key: key.clone(),
+            op: CompareOp::Equal,
+            target: CompareTarget::ModRevision(expected),
+        }],
+        success: vec![TxnOp::Put(PutRequest {
+            key: key.clone(),
+            value,
+            lease: LeaseId::NONE,
+            prev_kv: false,
+        })],
+        failure: vec![TxnOp::Range(RangeRequest {
+            range: KeyRange::key(key),
+            ..Default::default()
+        })],
+    }
+}
+
+/// A compare-and-swap's outcome, from the answer to [`cas_txn`].
+pub(crate) fn cas_result(t: TxnResponse) -> StoreResult<Revision> {
+    if t.succeeded {
+        return Ok(t.revision);
+    }
+    let current = match t.responses.into_iter().next() {
+        Some(TxnOpResponse::Range(r)) => r
+            .kvs
+            .first()
+            .map(|kv| kv.mod_revision)
+            .unwrap_or(Revision::ZERO),
+        _ => Revision::ZERO,
+    };
+    Err(StoreError::Conflict { current })
+}
+
+/// The transaction a delete is.
+pub(crate) fn delete_txn(range: KeyRange, prev_kv: bool) -> TxnRequest {
+    TxnRequest {
+        success: vec![TxnOp::Delete(DeleteRequest { range, prev_kv })],
+        ..Default::default()
+    }
+}
+
+/// A delete's answer (keys deleted, their previous values if asked, revision), from the
+/// answer to [`delete_txn`].
+pub(crate) fn delete_response(t: TxnResponse) -> (u64, Vec<KeyValue>, Revision) {
+    match t.responses.into_iter().next() {
+        Some(TxnOpResponse::Delete { deleted, prev_kvs }) => (deleted, prev_kvs, t.revision),
+        _ => (0, Vec::new(), t.revision),
+    }
+}
+
+/// A fresh lease id: a random positive 63-bit number (a collision is answered with
+/// `LeaseExists`, and the caller tries another).
+pub(crate) fn random_lease_id() -> LeaseId {
+    LeaseId(rand::thread_rng().gen_range(1..i64::MAX))
 }
 
 /// The key a transaction is routed by: its first compare or op key.

@@ -8,9 +8,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hive_raftstore::cluster::{MemberNetwork, NetworkFactory};
+use hive_raftstore::cluster::{MemberNetwork, NetworkFactory, ServingNetworkFactory};
 use hive_raftstore::network::{QuicRaftNetwork, RaftRpcTimeouts};
-use hive_raftstore::NodeId;
+use hive_raftstore::remote::{StoreServer, StoreServerOptions};
+use hive_raftstore::shard::ShardSlot;
+use hive_raftstore::{NodeId, ShardId};
 use hive_transport::{ClusterCa, EndpointConfig, Identity, MemberName, Role};
 use parking_lot::Mutex;
 
@@ -51,9 +53,37 @@ impl QuicFabric {
         Arc::new(move |node| fabric.start(node))
     }
 
+    /// Like [`QuicFabric::factory`], and every member also serves the store's client
+    /// API (`StoreServer`) for `shard` on its endpoint, from its own shard member.
+    pub fn serving_factory(
+        self: &Arc<Self>,
+        shard: ShardId,
+        opts: StoreServerOptions,
+    ) -> ServingNetworkFactory {
+        let fabric = self.clone();
+        Arc::new(move |node, slot: ShardSlot| {
+            let net = fabric.bind(node)?;
+            let server = StoreServer::new(opts.clone());
+            server.add_shard(shard, slot);
+            server.serve(net.endpoint());
+            member_network(net)
+        })
+    }
+
+    /// Credentials from the cluster CA for a client process named `name`.
+    pub fn client_identity(&self, name: &str) -> Identity {
+        let name = MemberName::new(name).expect("valid client name");
+        self.ca.issue(&name, Role::Member).expect("client identity")
+    }
+
     /// Binds member `node`'s endpoint: on loopback port 0 the first time, on the same
     /// address afterwards.
     fn start(&self, node: NodeId) -> Result<MemberNetwork, String> {
+        member_network(self.bind(node)?)
+    }
+
+    /// Binds member `node`'s Raft network (see [`QuicFabric::start`]).
+    fn bind(&self, node: NodeId) -> Result<QuicRaftNetwork, String> {
         let (identity, known) = {
             let mut members = self.members.lock();
             if let Some((identity, addr)) = members.get(&node) {
@@ -87,10 +117,16 @@ impl QuicFabric {
         if let Some((_, remembered)) = self.members.lock().get_mut(&node) {
             *remembered = Some(addr.addr);
         }
-        Ok(MemberNetwork {
-            addr: addr.to_string(),
-            transport: Arc::new(net.clone()),
-            inbox: Arc::new(net),
-        })
+        Ok(net)
     }
+}
+
+/// A member's network over its QUIC endpoint.
+fn member_network(net: QuicRaftNetwork) -> Result<MemberNetwork, String> {
+    let addr = net.local_peer_addr().map_err(|e| e.to_string())?;
+    Ok(MemberNetwork {
+        addr: addr.to_string(),
+        transport: Arc::new(net.clone()),
+        inbox: Arc::new(net),
+    })
 }
