@@ -65,8 +65,10 @@ struct Queue {
 }
 
 impl Queue {
+    /// Appends or barriers waiting. A dirty committed id alone is not urgent: it is
+    /// persisted on a timer (see [`COMMIT_PERSIST_INTERVAL`]), never per commit.
     fn has_work(&self) -> bool {
-        !self.appends.is_empty() || !self.barriers.is_empty() || self.commit_dirty
+        !self.appends.is_empty() || !self.barriers.is_empty()
     }
 }
 
@@ -165,7 +167,7 @@ impl Flusher {
             if let Some(reason) = &q.failed {
                 return Err(LogError::Poisoned(reason.clone()));
             }
-            if !q.in_flight && !q.has_work() && q.written == q.durable {
+            if !q.in_flight && !q.has_work() && !q.commit_dirty && q.written == q.durable {
                 return Ok(());
             }
             let (tx, rx) = tokio::sync::oneshot::channel();
@@ -253,11 +255,24 @@ fn run(inner: &Inner) {
                 drop(dropped);
                 return;
             }
-            Some(Shutdown::Clean) if !q.has_work() => return,
+            Some(Shutdown::Clean) if !q.has_work() && !q.commit_dirty => return,
             Some(Shutdown::Clean) => {}
-            None if !q.has_work() || q.paused => {
+            None if q.paused => {
                 inner.wake.wait(&mut q);
                 continue;
+            }
+            None if !q.has_work() => {
+                if !q.commit_dirty {
+                    inner.wake.wait(&mut q);
+                    continue;
+                }
+                // Only the committed id is dirty: persist it when it is due, not per
+                // commit, so a lone client pays one fdatasync per write, not three.
+                let due = COMMIT_PERSIST_INTERVAL.saturating_sub(last_commit_persist.elapsed());
+                if !due.is_zero() {
+                    inner.wake.wait_for(&mut q, due);
+                    continue;
+                }
             }
             None => {}
         }
@@ -266,14 +281,13 @@ fn run(inner: &Inner) {
 }
 
 /// One group commit: take everything queued, sync once, acknowledge all of it; then
-/// persist the committed id if it changed and the flusher is idle, asked to, or has not
-/// done so for [`COMMIT_PERSIST_INTERVAL`].
+/// persist the committed id if it changed and a barrier asks for it, the store is
+/// stopping or failed, or it was not persisted for [`COMMIT_PERSIST_INTERVAL`].
 fn round(inner: &Inner, q: &mut MutexGuard<'_, Queue>, last_commit_persist: &mut Instant) {
     let appends = mem::take(&mut q.appends);
     let barriers = mem::take(&mut q.barriers);
     let commit = q.commit_dirty
-        && (appends.is_empty()
-            || !barriers.is_empty()
+        && (!barriers.is_empty()
             || q.failed.is_some()
             || q.shutdown.is_some()
             || last_commit_persist.elapsed() >= COMMIT_PERSIST_INTERVAL);
