@@ -5,8 +5,9 @@ set -euo pipefail
 
 # Tests: iproute2/nftables/iptables for network-namespace hosts (testkit), busybox-static
 # as a tiny root filesystem (node runtime). Benchmarks: etcd-server as the anchor,
-# protobuf-compiler for the etcd-client crate.
-PKGS=(iproute2 nftables iptables busybox-static etcd-server protobuf-compiler python3-venv)
+# protobuf-compiler for the etcd-client crate, with libprotobuf-dev for the well-known
+# types (google/protobuf/descriptor.proto) that etcd's protos import.
+PKGS=(iproute2 nftables iptables busybox-static etcd-server protobuf-compiler libprotobuf-dev python3-venv)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -1,19 +1,21 @@
 //! `hive bench store`: the commit path of the store — puts/s, p50/p99 put latency and
 //! fsyncs per put, for 1 and 64 concurrent clients on 1 and 3 members — beside the
-//! physical ceiling it is bounded by, one fdatasync of the data directory's disk.
+//! physical ceiling it is bounded by (one fdatasync of the data directory's disk) and the
+//! anchor every ratio is taken against: etcd, run on the same disk with the same
+//! workload in the same run (with the `etcd` cargo feature; without it, Hive only and
+//! the report says why).
 
-use std::io::Write;
+use std::io::{Seek as _, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
+use anyhow::{bail, Context as _};
 use hive_raftstore::cluster::{ClusterOptions, LocalCluster};
-
-use rand::{Rng, SeedableRng};
+use hive_raftstore::store::Store;
 use serde::Serialize;
 
+use super::etcd::{self, EtcdMeasured};
+use super::load::{Load, Measured, PutClient};
 use super::report::{Percentiles, Report};
 
 #[derive(clap::Args, Debug)]
@@ -24,10 +26,10 @@ pub struct Args {
     /// Member counts to measure.
     #[arg(long, value_delimiter = ',', default_value = "1,3")]
     members: Vec<u64>,
-    /// Concurrent client counts to measure.
+    /// Concurrent client counts to measure (e.g. 1,64,1000).
     #[arg(long, value_delimiter = ',', default_value = "1,64")]
     clients: Vec<usize>,
-    /// Value sizes in bytes.
+    /// Value sizes in bytes (e.g. 256,4096).
     #[arg(long, value_delimiter = ',', default_value = "256")]
     value_size: Vec<usize>,
     /// Measured time per case, after a warm-up of a fifth of it.
@@ -39,6 +41,16 @@ pub struct Args {
     /// Also write the JSON here.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// etcd clients per HTTP/2 connection (etcd's own benchmark shares connections the
+    /// same way; its performance guide runs 1,000 clients on 100).
+    #[arg(long, default_value_t = 10)]
+    etcd_clients_per_conn: usize,
+    /// The etcd binary [default: `etcd` on PATH, else /usr/bin/etcd].
+    #[arg(long)]
+    etcd_bin: Option<PathBuf>,
+    /// Measure Hive only, even in a build with the `etcd` feature.
+    #[arg(long)]
+    skip_etcd: bool,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -58,27 +70,124 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(secs))
 }
 
-/// One measured case.
+/// One measured case: Hive's figures at the top level, etcd's beside them.
 #[derive(Serialize, Debug)]
 pub struct CaseResult {
     pub members: u64,
     pub clients: usize,
     pub value_size: usize,
-    pub puts: u64,
-    pub errors: u64,
-    pub seconds: f64,
-    pub puts_per_sec: f64,
-    pub latency: Percentiles,
+    #[serde(flatten)]
+    pub hive: Measured,
     /// fdatasyncs of the leader's log per acknowledged put (group commit makes this < 1).
     pub leader_fsyncs_per_put: f64,
+    /// The same case against etcd; `null` when the anchor was skipped.
+    pub etcd: Option<EtcdMeasured>,
+    /// Hive's puts/s over etcd's: above 1 means Hive did more.
+    pub ratio_puts_per_sec: Option<f64>,
+    /// Hive's median put latency over etcd's: below 1 means Hive was faster.
+    pub ratio_p50: Option<f64>,
+    /// Hive's p99 put latency over etcd's: below 1 means Hive was faster.
+    pub ratio_p99: Option<f64>,
+}
+
+/// What the ratios are taken against, and how each side's clients reach their store.
+#[derive(Serialize, Debug)]
+pub struct Anchor {
+    pub name: &'static str,
+    pub measured: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped_because: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub binary: Option<String>,
+    pub hive_setup: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub etcd_setup: Option<String>,
 }
 
 /// The whole run.
 #[derive(Serialize, Debug)]
 pub struct StoreBench {
-    /// The ceiling: one 4 KiB write + fdatasync in the data directory.
+    /// The ceiling: one 4 KiB append + fdatasync in the data directory (the file grows,
+    /// so each sync also commits the filesystem journal).
     pub fdatasync: Percentiles,
+    /// One 4 KiB overwrite of already-written blocks + fdatasync: data only, no size
+    /// change, the floor for a log whose segments are preallocated.
+    pub fdatasync_overwrite: Percentiles,
+    pub anchor: Anchor,
     pub cases: Vec<CaseResult>,
+}
+
+/// How Hive's side is reached; it differs from etcd's, and the ratios carry that.
+const HIVE_SETUP: &str = "in process: every client holds a clone of one Store handle, which \
+    hands puts to the leader member's actor (no RPC, no serialization on the client path); \
+    members run on their own actix arbiters and, with several members, replicate over the \
+    in-process LocalRouter; the clients run on the bench's current-thread runtime";
+
+const NO_FEATURE: &str = "this hive was built without the `etcd` cargo feature; \
+    measure the anchor with `cargo run --release -p hive --features etcd -- bench store`";
+
+/// The etcd side of a run that measures it (never built without the `etcd` feature).
+#[cfg_attr(not(feature = "etcd"), allow(dead_code))]
+struct EtcdPlan {
+    binary: PathBuf,
+    clients_per_connection: usize,
+}
+
+/// Decides whether etcd is measured; a build with the feature that cannot find etcd is
+/// an error (unless `--skip-etcd`), since a run without its anchor proves nothing.
+fn plan_anchor(args: &Args) -> anyhow::Result<(Anchor, Option<EtcdPlan>)> {
+    let skipped = |why: &str| Anchor {
+        name: "etcd",
+        measured: false,
+        skipped_because: Some(why.to_string()),
+        version: None,
+        binary: None,
+        hive_setup: HIVE_SETUP,
+        etcd_setup: None,
+    };
+    if !cfg!(feature = "etcd") {
+        return Ok((skipped(NO_FEATURE), None));
+    }
+    if args.skip_etcd {
+        return Ok((skipped("--skip-etcd"), None));
+    }
+    let binary = match &args.etcd_bin {
+        Some(b) => b.clone(),
+        None => etcd::find_binary().with_context(|| {
+            format!(
+                "etcd is not on PATH nor at /usr/bin/etcd: {} (or pass --skip-etcd)",
+                etcd::INSTALL_HINT
+            )
+        })?,
+    };
+    let version = etcd::version(&binary)?;
+    let per_conn = args.etcd_clients_per_conn.max(1);
+    let etcd_setup = format!(
+        "etcd {version} ({}), one process per member on 127.0.0.1 replicating over loopback \
+         TCP, default durability (WAL fsync per batch), data on the same disk as Hive's; \
+         clients are etcd-client KvClients over plaintext gRPC to the leader, {per_conn} \
+         clients per HTTP/2 connection (as etcd's benchmark --conns/--clients shares them); \
+         the clients run on the bench's current-thread runtime",
+        binary.display()
+    );
+    let anchor = Anchor {
+        name: "etcd",
+        measured: true,
+        skipped_because: None,
+        version: Some(version),
+        binary: Some(binary.display().to_string()),
+        hive_setup: HIVE_SETUP,
+        etcd_setup: Some(etcd_setup),
+    };
+    Ok((
+        anchor,
+        Some(EtcdPlan {
+            binary,
+            clients_per_connection: per_conn,
+        }),
+    ))
 }
 
 pub fn run(mut args: Args) -> anyhow::Result<()> {
@@ -87,14 +196,29 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
         args.members = vec![1, 3];
         args.clients = vec![1, 8];
     }
+    if args.members.contains(&0) || args.clients.contains(&0) {
+        bail!("--members and --clients must be at least 1");
+    }
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating {}", args.data_dir.display()))?;
-    let fdatasync = measure_fdatasync(&args.data_dir, if args.quick { 20 } else { 500 })?;
+    let (anchor, etcd_plan) = plan_anchor(&args)?;
+    match &anchor.skipped_because {
+        Some(why) => eprintln!("etcd skipped: {why}"),
+        None => eprintln!(
+            "anchor: {}",
+            anchor.etcd_setup.as_deref().unwrap_or_default()
+        ),
+    }
+    let probes = if args.quick { 20 } else { 500 };
+    let fdatasync = measure_fdatasync(&args.data_dir, probes, Probe::Append)?;
+    let fdatasync_overwrite = measure_fdatasync(&args.data_dir, probes, Probe::Overwrite)?;
     eprintln!(
-        "fdatasync on {}: p50 {:.3} ms, p99 {:.3} ms",
+        "fdatasync on {}: append p50 {:.3} ms, p99 {:.3} ms; overwrite p50 {:.3} ms, p99 {:.3} ms",
         args.data_dir.display(),
         fdatasync.p50_ms,
-        fdatasync.p99_ms
+        fdatasync.p99_ms,
+        fdatasync_overwrite.p50_ms,
+        fdatasync_overwrite.p99_ms
     );
 
     let system = actix::System::new();
@@ -103,27 +227,100 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
         for &members in &args.members {
             for &value_size in &args.value_size {
                 for &clients in &args.clients {
-                    let case = run_case(&args.data_dir, members, clients, value_size, args.duration).await?;
-                    eprintln!(
-                        "members={members} clients={clients} value={value_size}B: {:.0} puts/s, p50 {:.3} ms, p99 {:.3} ms, {:.3} fsyncs/put",
-                        case.puts_per_sec, case.latency.p50_ms, case.latency.p99_ms, case.leader_fsyncs_per_put
-                    );
+                    let case =
+                        run_case(&args, etcd_plan.as_ref(), members, clients, value_size).await?;
+                    eprintln!("{}", case_line(&case));
                     cases.push(case);
                 }
             }
         }
         anyhow::Ok(cases)
     })?;
-    Report::new("store", StoreBench { fdatasync, cases }).emit(args.out.as_deref())
+    eprint!("{}", table(&cases));
+    Report::new(
+        "store",
+        StoreBench {
+            fdatasync,
+            fdatasync_overwrite,
+            anchor,
+            cases,
+        },
+    )
+    .emit(args.out.as_deref())
 }
 
+/// One case on both sides, Hive first, each on a fresh cluster in `args.data_dir`.
 async fn run_case(
+    args: &Args,
+    etcd_plan: Option<&EtcdPlan>,
+    members: u64,
+    clients: usize,
+    value_size: usize,
+) -> anyhow::Result<CaseResult> {
+    let disk_probes = if args.quick { 10 } else { 50 };
+    let disk = || -> anyhow::Result<Option<f64>> {
+        Ok(Some(
+            measure_fdatasync(&args.data_dir, disk_probes, Probe::Append)?.p50_ms,
+        ))
+    };
+    let hive_disk = disk()?;
+    let (mut hive, leader_fsyncs_per_put) =
+        run_hive(&args.data_dir, members, clients, value_size, args.duration).await?;
+    hive.disk_fdatasync_p50_ms_before = hive_disk;
+    let etcd = match etcd_plan {
+        Some(plan) => {
+            let etcd_disk = disk()?;
+            let mut e = run_etcd(
+                &args.data_dir,
+                plan,
+                members,
+                clients,
+                value_size,
+                args.duration,
+            )
+            .await
+            .with_context(|| format!("etcd, members={members} clients={clients}"))?;
+            e.measured.disk_fdatasync_p50_ms_before = etcd_disk;
+            Some(e)
+        }
+        None => None,
+    };
+    let ratio = |h: f64, e: f64| (h > 0.0 && e > 0.0).then(|| h / e);
+    let e = etcd.as_ref().map(|e| &e.measured);
+    Ok(CaseResult {
+        members,
+        clients,
+        value_size,
+        ratio_puts_per_sec: e.and_then(|e| ratio(hive.puts_per_sec, e.puts_per_sec)),
+        ratio_p50: e.and_then(|e| ratio(hive.latency.p50_ms, e.latency.p50_ms)),
+        ratio_p99: e.and_then(|e| ratio(hive.latency.p99_ms, e.latency.p99_ms)),
+        hive,
+        leader_fsyncs_per_put,
+        etcd,
+    })
+}
+
+/// Hive's puts through its in-process store handle.
+struct HivePutter(Store);
+
+impl PutClient for HivePutter {
+    async fn put(&mut self, key: String, value: Vec<u8>) -> Result<(), String> {
+        self.0
+            .put(key, value)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// Hive's figures and the leader's fsyncs per put.
+async fn run_hive(
     data_dir: &Path,
     members: u64,
     clients: usize,
     value_size: usize,
     duration: Duration,
-) -> anyhow::Result<CaseResult> {
+) -> anyhow::Result<(Measured, f64)> {
     let dir = tempfile::Builder::new()
         .prefix("store-bench-")
         .tempdir_in(data_dir)?;
@@ -135,72 +332,144 @@ async fn run_case(
         .await
         .map_err(anyhow::Error::msg)?;
     let store = cluster.store();
-    let value: Vec<u8> = (0..value_size).map(|i| b'a' + (i % 26) as u8).collect();
-
-    let measuring = Arc::new(AtomicBool::new(false));
-    let stop = Arc::new(AtomicBool::new(false));
-    let errors = Arc::new(AtomicU64::new(0));
-    let mut tasks = Vec::new();
-    for c in 0..clients {
-        let (store, value, measuring, stop, errors) = (
-            store.clone(),
-            value.clone(),
-            measuring.clone(),
-            stop.clone(),
-            errors.clone(),
-        );
-        tasks.push(tokio::spawn(async move {
-            let mut lat = Vec::new();
-            let mut rng = rand::rngs::SmallRng::from_entropy();
-            while !stop.load(Ordering::Relaxed) {
-                let key = format!("/bench/{c}/{}", rng.gen_range(0..10_000u32));
-                let t = Instant::now();
-                let ok = store.put(key, value.clone()).await.is_ok();
-                if measuring.load(Ordering::Relaxed) {
-                    if ok {
-                        lat.push(t.elapsed());
-                    } else {
-                        errors.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            }
-            lat
-        }));
-    }
-    tokio::time::sleep(duration / 5).await; // warm-up
+    let putters = (0..clients).map(|_| HivePutter(store.clone())).collect();
+    let mut load = Load::spawn(putters, value_size);
+    load.warm_up(duration / 5).await;
     let before = cluster.log_stats(leader).unwrap_or_default();
-    measuring.store(true, Ordering::Relaxed);
-    let start = Instant::now();
-    tokio::time::sleep(duration).await;
-    measuring.store(false, Ordering::Relaxed);
-    let seconds = start.elapsed().as_secs_f64();
+    load.measure(duration).await;
     let after = cluster.log_stats(leader).unwrap_or_default();
+    let hive = load.finish().await?;
     let fsyncs = after.fsyncs - before.fsyncs;
-    stop.store(true, Ordering::Relaxed);
-    let mut lat = Vec::new();
-    for t in tasks {
-        lat.extend(t.await?);
-    }
-    let puts = lat.len() as u64;
-    Ok(CaseResult {
-        members,
+    let per_put = if hive.puts == 0 {
+        0.0
+    } else {
+        fsyncs as f64 / hive.puts as f64
+    };
+    Ok((hive, per_put))
+}
+
+/// etcd's figures, on a fresh etcd cluster that is gone when this returns.
+#[cfg(feature = "etcd")]
+async fn run_etcd(
+    data_dir: &Path,
+    plan: &EtcdPlan,
+    members: u64,
+    clients: usize,
+    value_size: usize,
+    duration: Duration,
+) -> anyhow::Result<EtcdMeasured> {
+    let opts = etcd::EtcdOptions::new(plan.binary.clone(), members as usize);
+    let cluster = etcd::EtcdCluster::start(data_dir, &opts).await?;
+    etcd::workload::run_case(
+        &cluster,
         clients,
         value_size,
-        puts,
-        errors: errors.load(Ordering::Relaxed),
-        seconds,
-        puts_per_sec: puts as f64 / seconds,
-        latency: Percentiles::of(&mut lat),
-        leader_fsyncs_per_put: if puts == 0 {
-            0.0
-        } else {
-            fsyncs as f64 / puts as f64
-        },
-    })
+        duration,
+        plan.clients_per_connection,
+    )
+    .await
+}
+
+/// Never called: without the feature [`plan_anchor`] plans no etcd side.
+#[cfg(not(feature = "etcd"))]
+async fn run_etcd(
+    _: &Path,
+    _: &EtcdPlan,
+    _: u64,
+    _: usize,
+    _: usize,
+    _: Duration,
+) -> anyhow::Result<EtcdMeasured> {
+    bail!("{NO_FEATURE}")
+}
+
+/// One case as a line of progress on stderr.
+fn case_line(c: &CaseResult) -> String {
+    let mut line = format!(
+        "members={} clients={} value={}B: hive {:.0} puts/s, p50 {:.3} ms, p99 {:.3} ms, {:.3} fsyncs/put",
+        c.members,
+        c.clients,
+        c.value_size,
+        c.hive.puts_per_sec,
+        c.hive.latency.p50_ms,
+        c.hive.latency.p99_ms,
+        c.leader_fsyncs_per_put
+    );
+    if let Some(e) = &c.etcd {
+        line += &format!(
+            " | etcd {:.0} puts/s, p50 {:.3} ms, p99 {:.3} ms ({} conns) | hive/etcd puts/s {}, p50 {}",
+            e.measured.puts_per_sec,
+            e.measured.latency.p50_ms,
+            e.measured.latency.p99_ms,
+            e.connections,
+            fmt_ratio(c.ratio_puts_per_sec),
+            fmt_ratio(c.ratio_p50),
+        );
+    }
+    for (side, m) in [
+        ("hive", Some(&c.hive)),
+        ("etcd", c.etcd.as_ref().map(|e| &e.measured)),
+    ] {
+        if let Some(err) = m.and_then(|m| m.first_error.as_deref()) {
+            line += &format!(
+                "\n  {side}: {} errors, first: {err}",
+                m.map_or(0, |m| m.errors)
+            );
+        }
+    }
+    line
+}
+
+fn fmt_ratio(r: Option<f64>) -> String {
+    r.map_or_else(|| "-".to_string(), |r| format!("{r:.2}x"))
+}
+
+/// Every case side by side, as a Markdown table.
+fn table(cases: &[CaseResult]) -> String {
+    let mut t = String::from(
+        "\n| members | clients | value | hive puts/s | hive p50 ms | hive p99 ms | fsyncs/put \
+         | etcd puts/s | etcd p50 ms | etcd p99 ms | puts/s hive/etcd | p50 hive/etcd | p99 hive/etcd \
+         | disk p50 ms before hive / etcd |\n\
+         |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for c in cases {
+        let e = c.etcd.as_ref().map(|e| &e.measured);
+        let or_dash = |v: Option<String>| v.unwrap_or_else(|| "-".to_string());
+        t += &format!(
+            "| {} | {} | {} | {:.0} | {:.3} | {:.3} | {:.3} | {} | {} | {} | {} | {} | {} | {} / {} |\n",
+            c.members,
+            c.clients,
+            c.value_size,
+            c.hive.puts_per_sec,
+            c.hive.latency.p50_ms,
+            c.hive.latency.p99_ms,
+            c.leader_fsyncs_per_put,
+            or_dash(e.map(|e| format!("{:.0}", e.puts_per_sec))),
+            or_dash(e.map(|e| format!("{:.3}", e.latency.p50_ms))),
+            or_dash(e.map(|e| format!("{:.3}", e.latency.p99_ms))),
+            fmt_ratio(c.ratio_puts_per_sec),
+            fmt_ratio(c.ratio_p50),
+            fmt_ratio(c.ratio_p99),
+            or_dash(c.hive.disk_fdatasync_p50_ms_before.map(|d| format!("{d:.3}"))),
+            or_dash(e.and_then(|e| e.disk_fdatasync_p50_ms_before).map(|d| format!("{d:.3}"))),
+        );
+    }
+    t
+}
+
+/// How the fdatasync probe writes its 4 KiB blocks.
+#[derive(Clone, Copy)]
+enum Probe {
+    /// Appends: the file grows, so every fdatasync also commits the size change through
+    /// the filesystem's journal (as a log that appends to unallocated space does).
+    Append,
+    /// Overwrites blocks written (and synced) beforehand: data only, no size change (what
+    /// a log with preallocated, pre-written segments pays).
+    Overwrite,
 }
 
 /// The disk's floor for a durable write: 4 KiB written then fdatasync'd, `n` times.
-fn measure_fdatasync(dir: &Path, n: usize) -> anyhow::Result<Percentiles> {
+fn measure_fdatasync(dir: &Path, n: usize, probe: Probe) -> anyhow::Result<Percentiles> {
     let path = dir.join("fdatasync.probe");
     let mut f = std::fs::OpenOptions::new()
         .create(true)
@@ -208,6 +477,13 @@ fn measure_fdatasync(dir: &Path, n: usize) -> anyhow::Result<Percentiles> {
         .write(true)
         .open(&path)?;
     let block = vec![0x5au8; 4096];
+    if let Probe::Overwrite = probe {
+        for _ in 0..n {
+            f.write_all(&block)?;
+        }
+        f.sync_all()?;
+        f.rewind()?;
+    }
     let mut lat = Vec::with_capacity(n);
     for _ in 0..n {
         let t = Instant::now();
