@@ -25,6 +25,12 @@ enum Command {
     /// Run benchmarks and print JSON results.
     #[command(subcommand)]
     Bench(cmd::bench::BenchCmd),
+    /// Run seeded chaos scenarios and check the store's guarantees.
+    #[command(subcommand)]
+    Chaos(cmd::chaos::ChaosCmd),
+    /// Run one control-plane member: a store shard member serving Raft and the store API
+    /// over QUIC.
+    Server(cmd::server::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -33,6 +39,8 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Version(a) => cmd::version::run(a),
         Command::Bench(b) => cmd::bench::run(b),
+        Command::Chaos(c) => cmd::chaos::run(c),
+        Command::Server(a) => cmd::server::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,4 +1,6 @@
 //! One module per `hive` verb.
 
 pub mod bench;
+pub mod chaos;
+pub mod server;
 pub mod version;
