@@ -67,8 +67,9 @@ mod on {
         }
 
         /// Turn dropping the store into a simulated kill: the flusher stops without a
-        /// final sync, and every log file is cut back to what was last fsynced, as if the
-        /// machine lost power.
+        /// final sync, and whatever the active segment holds past what was last fsynced
+        /// reads as zeros (preallocated segments keep their size; others are cut back),
+        /// as if the machine lost power.
         pub fn lose_unsynced_on_drop(&self) {
             self.0.lose_unsynced.store(true, Ordering::SeqCst);
         }

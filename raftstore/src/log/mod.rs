@@ -6,7 +6,11 @@
 //! - `00000000000000000001.seg`, … — append-only segments named by the index of their
 //!   first entry, rolled at [`LogOptions::segment_size`]. Each record is
 //!   `[body len: u32 LE][crc32 of body: u32 LE][body]`, the body an rkyv archive of
-//!   `record`'s mirror of openraft's `Entry`.
+//!   `record`'s mirror of openraft's `Entry`. A segment is preallocated (fallocate) to
+//!   the segment size when created, so that a group commit's fdatasync has no file size
+//!   change to journal; where the filesystem cannot, it grows with each append instead
+//!   ([`LogStats::preallocated`] says which). Either way a segment's records end where
+//!   a zero length field and nothing but zeros follow, never at the file size.
 //! - `meta` — vote, committed and last purged log id, replaced atomically.
 //! - `LOCK` — held (flock) while a [`LogStore`] has the directory open.
 //!
@@ -19,7 +23,12 @@
 //! - A failed write or fsync poisons the store: it never retries an fsync and refuses
 //!   every later write, since the page cache can no longer be trusted.
 //! - Recovery truncates a damaged tail of the last segment; damage anywhere else is an
-//!   error that names the file and byte offset. Nothing is ever skipped.
+//!   error that names the file and byte offset. Nothing is ever skipped. Zero-filled
+//!   space after the last record of any segment is its normal end, not damage.
+//! - Whatever must stop being part of the log (a torn tail, entries truncated by
+//!   openraft) is zeroed, durably, before the operation returns: with preallocated
+//!   segments, forgetting an offset is not enough to keep recovery from finding the
+//!   records past it.
 //! - The committed id is a restart hint: the flusher persists it lazily, after a data
 //!   sync, and opening lowers it to the last entry that survived.
 //! - Known limit: a power cut can persist a later page of an unacknowledged write but

@@ -1,5 +1,7 @@
 //! Opening a log directory: scan every segment, cut a torn tail, finish an interrupted
 //! purge, and prove the segments form one contiguous log before anything reads it.
+//! Zero-filled (preallocated) space after the last record of a segment is its normal
+//! end, and is left in place.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -11,9 +13,12 @@ use super::segment::{self, Segment};
 use crate::raft_types::LogId;
 
 /// Rebuilds the index of the log in `dir`, given the last purged id from the meta file.
+/// The last segment is left preallocated to `segment_size` (where the filesystem can),
+/// but not synced: the caller syncs it.
 pub(crate) fn recover(
     dir: &Path,
     last_purged: Option<LogId>,
+    segment_size: u64,
     disk: &Disk,
 ) -> Result<LogIndex, LogError> {
     let listed = segment::list(dir)?;
@@ -28,12 +33,12 @@ pub(crate) fn recover(
             tracing::warn!(
                 path = %path.display(),
                 offset,
-                dropped_bytes = bytes.len() as u64 - offset,
+                dropped_bytes = (segment::data_end(&bytes) as u64).saturating_sub(*offset),
                 damage = %damage,
                 "cutting torn tail off the log"
             );
-            file.set_len(scan.valid_len)
-                .map_err(|e| LogError::io(&path, e))?;
+            // Zero from the torn record on, so that it reads as the end of the log.
+            disk.zero_from(&file, &path, scan.valid_len, segment_size)?;
             disk.sync_data(&file, &path)?;
         }
         let seg = Segment {
@@ -86,6 +91,13 @@ pub(crate) fn recover(
                 expected: prev.end_index(),
             });
         }
+    }
+
+    // A last segment written before preallocation existed, cut by a truncation on a
+    // filesystem without fallocate, etc.: preallocate it now, so appends to it do not
+    // grow the file. Best effort; the caller syncs the last segment.
+    if let Some((seg, _)) = segments.last() {
+        disk.preallocate(&seg.file, &seg.path, segment_size);
     }
 
     let last_log_id = segments.last().and_then(|(_, last)| *last);

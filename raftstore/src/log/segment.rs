@@ -1,5 +1,9 @@
 //! Segment files: naming, listing, and the scan that decides which records of a
 //! segment are valid and whether damage is a recoverable torn tail or fatal corruption.
+//!
+//! Segments are preallocated to the segment size (where the filesystem can), so a
+//! segment's logical end is not its file size: it is where the records stop and only
+//! zeros follow (a zero length field can never start a record).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Read;
@@ -59,7 +63,8 @@ pub(crate) struct Segment {
     pub(crate) file: Arc<File>,
     /// `offsets[i]` is where the record of entry `first_index + i` starts.
     pub(crate) offsets: Vec<u64>,
-    /// Bytes of valid records; the file is never longer once recovered.
+    /// Bytes of valid records, where the next record goes. The file may be longer, but
+    /// holds only zeros past this (preallocated space) once recovered.
     pub(crate) len: u64,
 }
 
@@ -113,15 +118,19 @@ pub(crate) struct ScanError {
 
 /// Scans the records of a segment whose first entry is `first_index`.
 ///
-/// A damaged record is a torn tail only in the last segment and only if no valid record
-/// starts anywhere after it; everything else is an error. Records must hold consecutive
-/// indexes starting at `first_index`.
+/// The records end where only zeros follow (preallocated space, in any segment); that
+/// is the normal end, not damage. A damaged record is a torn tail only in the last
+/// segment and only if no valid record starts anywhere after it; everything else is an
+/// error. Records must hold consecutive indexes starting at `first_index`.
 pub(crate) fn scan(bytes: &[u8], first_index: u64, is_last: bool) -> Result<Scan, ScanError> {
     let mut scratch = AlignedVec::new();
     let mut offsets = Vec::new();
     let mut last_log_id = None;
     let mut pos = 0usize;
     while pos < bytes.len() {
+        if is_zero_tail(&bytes[pos..]) {
+            break;
+        }
         let checked = record::split_frame(&bytes[pos..])
             .and_then(|(body, len)| Ok((record::check_body(body, &mut scratch)?, len)));
         match checked {
@@ -170,9 +179,38 @@ pub(crate) fn scan(bytes: &[u8], first_index: u64, is_last: bool) -> Result<Scan
     })
 }
 
+/// Whether `rest` is the zero-filled space after the last record: a zero length field
+/// (or as much of one as there is) and nothing but zeros after it. The full check runs
+/// at most once per scan, as no record starts with a zero length.
+fn is_zero_tail(rest: &[u8]) -> bool {
+    is_zero(&rest[..rest.len().min(4)]) && is_zero(rest)
+}
+
+/// Compared against a page at a time (memcmp), not byte by byte.
+const ZEROS: [u8; 4096] = [0; 4096];
+
+fn is_zero(bytes: &[u8]) -> bool {
+    bytes.chunks(ZEROS.len()).all(|c| c == &ZEROS[..c.len()])
+}
+
+/// One past the last non-zero byte of `bytes`: how much of a torn tail holds data.
+pub(crate) fn data_end(bytes: &[u8]) -> usize {
+    let mut end = bytes.len();
+    while end > 0 {
+        let start = end.saturating_sub(ZEROS.len());
+        let chunk = &bytes[start..end];
+        if !is_zero(chunk) {
+            return start + chunk.iter().rposition(|&b| b != 0).map_or(0, |p| p + 1);
+        }
+        end = start;
+    }
+    0
+}
+
 /// The offset of the first valid record that starts after the damaged one at `bad`, if
 /// any. Tries where the damaged record's own length says the next one starts, then every
-/// byte offset: a flipped length field must not hide the records behind it.
+/// byte offset up to the zero-filled tail: a flipped length field must not hide the
+/// records behind it.
 fn valid_record_after(bytes: &[u8], bad: usize, scratch: &mut AlignedVec) -> Option<usize> {
     let claimed_next = bytes
         .get(bad..bad + 4)
@@ -182,7 +220,9 @@ fn valid_record_after(bytes: &[u8], bad: usize, scratch: &mut AlignedVec) -> Opt
             return Some(next);
         }
     }
-    (bad + 1..bytes.len()).find(|&at| record::is_valid_record(&bytes[at..], scratch))
+    // No record starts in the zero-filled (preallocated) space: its length would be 0.
+    let starts_end = data_end(bytes);
+    (bad + 1..starts_end).find(|&at| record::is_valid_record(&bytes[at..], scratch))
 }
 
 /// Opens a segment for reading and writing and reads all of it.
@@ -198,8 +238,14 @@ pub(crate) fn open(path: &Path) -> Result<(File, Vec<u8>), LogError> {
     Ok((file, bytes))
 }
 
-/// Creates a new, empty segment and makes its directory entry durable.
-pub(crate) fn create(dir: &Path, first_index: u64, disk: &Disk) -> Result<Segment, LogError> {
+/// Creates a new, empty segment, preallocated to `segment_size` where the filesystem
+/// supports it, and makes it and its directory entry durable.
+pub(crate) fn create(
+    dir: &Path,
+    first_index: u64,
+    segment_size: u64,
+    disk: &Disk,
+) -> Result<Segment, LogError> {
     let path = dir.join(file_name(first_index));
     let file = OpenOptions::new()
         .read(true)
@@ -207,6 +253,9 @@ pub(crate) fn create(dir: &Path, first_index: u64, disk: &Disk) -> Result<Segmen
         .create_new(true)
         .open(&path)
         .map_err(|e| LogError::io(&path, e))?;
+    if disk.preallocate(&file, &path, segment_size) {
+        disk.sync_data_uncounted(&file, &path)?;
+    }
     disk.sync_dir(dir)?;
     Ok(Segment {
         first_index,
@@ -255,17 +304,42 @@ mod tests {
         assert_eq!(parse_file_name("0000000000000000000x.seg"), None);
     }
 
-    /// Zeros after the last record (a torn write the filesystem zero-filled) are a torn
-    /// tail, not corruption.
+    /// Zeros after the last record (preallocated space) are the normal end of a
+    /// segment, last or sealed: not damage, nothing to cut.
     #[test]
-    fn zero_fill_after_the_last_record_is_a_torn_tail() {
+    fn zero_fill_after_the_last_record_is_the_end_of_the_segment() {
         let (mut buf, offsets) = records(5..8);
         let valid = buf.len() as u64;
         buf.extend_from_slice(&[0u8; 100]);
-        let scan = scan(&buf, 5, true).expect("scan");
-        assert_eq!(scan.offsets, offsets);
+        for is_last in [true, false] {
+            let scan = scan(&buf, 5, is_last).expect("scan");
+            assert_eq!(scan.offsets, offsets);
+            assert_eq!(scan.valid_len, valid);
+            assert_eq!(scan.torn, None);
+        }
+        // Fewer zeros than a header are the end too.
+        let scan = scan(&buf[..valid as usize + 3], 5, false).expect("scan");
+        assert_eq!((scan.valid_len, scan.torn), (valid, None));
+        // An all-zero segment holds no records.
+        let scan = super::scan(&[0u8; 64], 5, true).expect("scan");
+        assert_eq!((scan.offsets.len(), scan.torn), (0, None));
+    }
+
+    /// A zero length field followed by anything but zeros is damage, not the end: a torn
+    /// tail in the last segment, fatal in a sealed one.
+    #[test]
+    fn a_zero_length_field_before_non_zero_bytes_is_damage() {
+        let (mut buf, _) = records(1..3);
+        let valid = buf.len() as u64;
+        buf.extend_from_slice(&[0u8; 20]);
+        buf.push(0x5a);
+        buf.extend_from_slice(&[0u8; 20]);
+        let scan = scan(&buf, 1, true).expect("scan");
         assert_eq!(scan.valid_len, valid);
         assert_eq!(scan.torn.map(|(at, _)| at), Some(valid));
+        let err = super::scan(&buf, 1, false).expect_err("sealed: fatal");
+        assert_eq!(err.offset, valid);
+        assert_eq!(data_end(&buf), buf.len() - 20);
     }
 
     /// A record whose length field is damaged still cannot hide the valid records after

@@ -1,7 +1,7 @@
 //! Counters a benchmark reads to report fsyncs per put, and tests read to check group
 //! commit.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 
 /// A snapshot of what a log store has done since it was opened.
@@ -21,6 +21,11 @@ pub struct LogStats {
     pub meta_writes: u64,
     /// The highest log index the flusher has made durable and acknowledged, if any.
     pub durable_index: Option<u64>,
+    /// Whether segments are preallocated to the segment size (fallocate), so that a
+    /// group commit's fdatasync has no file size change to journal. False until the
+    /// first segment is created or recovered, and on filesystems without fallocate,
+    /// where segments grow with each append instead.
+    pub preallocated: bool,
 }
 
 /// A cloneable handle that reads a store's counters, usable after the store itself has
@@ -37,6 +42,13 @@ impl LogStatsHandle {
 
 const NO_INDEX: u64 = u64::MAX;
 
+/// [`Counters::prealloc`]: fallocate not tried yet.
+pub(crate) const PREALLOC_UNTRIED: u8 = 0;
+/// [`Counters::prealloc`]: fallocate works; segments are preallocated.
+pub(crate) const PREALLOC_ON: u8 = 1;
+/// [`Counters::prealloc`]: the filesystem does not support fallocate; segments grow.
+pub(crate) const PREALLOC_OFF: u8 = 2;
+
 #[derive(Debug)]
 pub(crate) struct Counters {
     pub(crate) appends: AtomicU64,
@@ -46,6 +58,8 @@ pub(crate) struct Counters {
     pub(crate) dir_syncs: AtomicU64,
     pub(crate) meta_writes: AtomicU64,
     durable_index: AtomicU64,
+    /// One of `PREALLOC_*`: whether segments are preallocated.
+    pub(crate) prealloc: AtomicU8,
 }
 
 impl Default for Counters {
@@ -58,6 +72,7 @@ impl Default for Counters {
             dir_syncs: AtomicU64::new(0),
             meta_writes: AtomicU64::new(0),
             durable_index: AtomicU64::new(NO_INDEX),
+            prealloc: AtomicU8::new(PREALLOC_UNTRIED),
         }
     }
 }
@@ -82,6 +97,7 @@ impl Counters {
             dir_syncs: self.dir_syncs.load(Ordering::Relaxed),
             meta_writes: self.meta_writes.load(Ordering::Relaxed),
             durable_index: (durable != NO_INDEX).then_some(durable),
+            preallocated: self.prealloc.load(Ordering::Relaxed) == PREALLOC_ON,
         }
     }
 }

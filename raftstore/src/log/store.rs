@@ -63,7 +63,7 @@ impl LogStore {
         let lock = disk_io::lock_dir(&log_dir)?;
         let meta = Arc::new(MetaFile::load(&log_dir, disk.clone())?);
         let stored = meta.get();
-        let index = recovery::recover(&log_dir, stored.last_purged, &disk)?;
+        let index = recovery::recover(&log_dir, stored.last_purged, opts.segment_size, &disk)?;
 
         // What we recovered may so far live only in the page cache (the process died,
         // the machine did not). Make it durable before openraft builds on it.
@@ -254,7 +254,7 @@ impl LogStore {
             let synced = self.disk.sync_data(&file, &path);
             self.poison_on_err(synced)?;
         }
-        let created = segment::create(&self.dir, first_index, &self.disk);
+        let created = segment::create(&self.dir, first_index, self.opts.segment_size, &self.disk);
         let seg = self.poison_on_err(created)?;
         self.index.write().segments.push(seg);
         Ok(())
@@ -305,10 +305,12 @@ impl LogStore {
             let gone = segment::remove(&self.dir, &seg.path, &self.disk);
             self.poison_on_err(gone)?;
         }
+        // The segment may be preallocated: zero what follows the cut (rather than only
+        // forget it), durably, so that no later recovery finds the truncated records.
         if let Some((file, path, len)) = &shortened {
-            let cut = file
-                .set_len(*len)
-                .map_err(|e| LogError::io(path, e))
+            let cut = self
+                .disk
+                .zero_from(file, path, *len, self.opts.segment_size)
                 .and_then(|()| self.disk.sync_data(file, path));
             self.poison_on_err(cut)?;
         }
@@ -376,7 +378,12 @@ impl Drop for LogStore {
                 durable_len,
                 "simulated kill: dropping unsynced log data"
             );
-            if let Err(e) = file.set_len(durable_len) {
+            // What a power cut leaves of a preallocated segment: zeros after the synced
+            // part, the file still preallocated (without preallocation: the file cut).
+            let zeroed = self
+                .disk
+                .zero_from(&file, &path, durable_len, self.opts.segment_size);
+            if let Err(e) = zeroed {
                 tracing::error!(path = %path.display(), error = %e, "simulated kill failed to cut the log");
             }
         }

@@ -149,3 +149,39 @@ async fn a_kill_across_segment_rolls_leaves_a_contiguous_log_with_every_acked_en
         (1..=got.len() as u64).map(|i| (1, i)).collect::<Vec<_>>()
     );
 }
+
+/// A kill zeroes what a preallocated segment held past its last fsync instead of
+/// shrinking it, as a power cut would: the file keeps its size, the unsynced records
+/// read as zeros, and the log reopens with exactly the acknowledged entries.
+#[tokio::test]
+async fn a_kill_zeroes_the_unsynced_part_of_a_preallocated_segment() {
+    const SEGMENT: u64 = 64 * 1024;
+    let dir = tempdir().expect("tempdir");
+    let faults = DiskFaults::default();
+    let (seg, synced_end, preallocated) = {
+        let mut store = must_open(&dir, with_faults(&faults, SEGMENT));
+        for i in 1..=6 {
+            must_append(&mut store, vec![normal(1, i)]).await;
+        }
+        let seg = segment_files(&dir).remove(0);
+        let synced_end = records_end(&seg);
+        store.pause_flusher(true);
+        store
+            .append_entries(normals(1, 7..=9), |_| {})
+            .expect("append");
+        assert!(records_end(&seg) > synced_end, "written, not synced");
+        faults.lose_unsynced_on_drop();
+        (seg, synced_end, store.stats().preallocated)
+    };
+    assert_zero_from(&seg, synced_end);
+    if preallocated {
+        assert_eq!(file_len(&seg), SEGMENT, "zeroed, not shrunk");
+    } else {
+        assert_eq!(file_len(&seg), synced_end);
+    }
+    let mut store = must_open(&dir, with_faults(&faults, SEGMENT));
+    assert_eq!(
+        ids(&read_all(&mut store).await),
+        (1..=6).map(|i| (1, i)).collect::<Vec<_>>()
+    );
+}

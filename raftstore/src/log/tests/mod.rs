@@ -17,6 +17,7 @@ use crate::types::{Command, LeaseId, Proposal};
 mod durability;
 #[cfg(feature = "failpoints")]
 mod faults;
+mod prealloc;
 mod recovery;
 mod suite;
 
@@ -93,17 +94,48 @@ pub(super) fn segment_files(dir: &TempDir) -> Vec<PathBuf> {
         .collect()
 }
 
-/// Byte offset of each record in a segment file, by walking the length fields.
+/// Byte offset of each record in a segment file, by walking the length fields up to the
+/// zero-filled (preallocated) space after the last record.
 pub(super) fn record_offsets(path: &Path) -> Vec<u64> {
+    walk_records(path).0
+}
+
+/// One past the last record of a segment file (where the next one would be written).
+pub(super) fn records_end(path: &Path) -> u64 {
+    walk_records(path).1
+}
+
+fn walk_records(path: &Path) -> (Vec<u64>, u64) {
     let bytes = std::fs::read(path).expect("read segment");
     let mut offsets = Vec::new();
     let mut pos = 0usize;
     while pos + HEADER_LEN <= bytes.len() {
-        offsets.push(pos as u64);
         let len = u32::from_le_bytes([bytes[pos], bytes[pos + 1], bytes[pos + 2], bytes[pos + 3]]);
+        if len == 0 {
+            break;
+        }
+        offsets.push(pos as u64);
         pos += HEADER_LEN + len as usize;
     }
-    offsets
+    (offsets, pos.min(bytes.len()) as u64)
+}
+
+/// Asserts that every byte of `path` from `from` on is zero: it reads as end-of-log.
+pub(super) fn assert_zero_from(path: &Path, from: u64) {
+    let bytes = std::fs::read(path).expect("read segment");
+    let tail = &bytes[(from as usize).min(bytes.len())..];
+    if let Some(at) = tail.iter().position(|&b| b != 0) {
+        panic!(
+            "{}: non-zero byte at offset {} (expected zeros from {from})",
+            path.display(),
+            from as usize + at
+        );
+    }
+}
+
+/// The size of a file.
+pub(super) fn file_len(path: &Path) -> u64 {
+    std::fs::metadata(path).expect("stat").len()
 }
 
 /// Flips one bit of the byte at `offset` in `path`.
