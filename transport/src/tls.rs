@@ -197,8 +197,11 @@ impl Default for TransportSettings {
             max_concurrent_bidi_streams: 1024,
             max_concurrent_uni_streams: 1024,
             stream_receive_window: 1024 * 1024,
-            idle_timeout: Duration::from_secs(30),
-            keep_alive: Duration::from_secs(5),
+            // Members of one cluster sit on a LAN: a peer silent for 5 s is gone (a
+            // killed process cannot close its connections), and keep-alives every second
+            // keep live but quiet connections from timing out.
+            idle_timeout: Duration::from_secs(5),
+            keep_alive: Duration::from_secs(1),
         }
     }
 }
