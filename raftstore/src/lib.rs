@@ -12,6 +12,7 @@
 
 pub mod batcher;
 pub mod cluster;
+pub mod cluster_quic;
 pub mod error;
 pub mod lessor;
 pub mod log;

@@ -11,7 +11,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 use hive_raftstore::cluster::{ClusterOptions, LocalCluster};
+use hive_raftstore::cluster_quic::QuicFabric;
+use hive_raftstore::network::PeerAddr;
+use hive_raftstore::remote::{RemoteOptions, RemoteStore, StoreServerOptions};
 use hive_raftstore::store::Store;
+use hive_raftstore::NodeId;
+use hive_transport::EndpointConfig;
 use serde::Serialize;
 
 use super::etcd::{self, EtcdMeasured};
@@ -51,6 +56,25 @@ pub struct Args {
     /// Measure Hive only, even in a build with the `etcd` feature.
     #[arg(long)]
     skip_etcd: bool,
+    /// How Hive's clients reach the store: `remote` (RemoteStore over QUIC on loopback,
+    /// members replicating over QUIC, as etcd's clients and members do over gRPC/TCP)
+    /// or `local` (the in-process Store handle over the in-process router).
+    #[arg(long, value_enum, default_value_t = HiveClient::Remote)]
+    hive_client: HiveClient,
+    /// Hive RemoteStore clients per client QUIC endpoint (one connection per member),
+    /// mirroring --etcd-clients-per-conn; only with `--hive-client remote`.
+    #[arg(long, default_value_t = 10)]
+    hive_clients_per_endpoint: usize,
+}
+
+/// How Hive's side of the bench reaches its store.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HiveClient {
+    /// The in-process `Store` handle, members over the in-process router.
+    Local,
+    /// `RemoteStore` over QUIC on loopback, members over QUIC.
+    Remote,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -101,7 +125,9 @@ pub struct Anchor {
     pub version: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub binary: Option<String>,
-    pub hive_setup: &'static str,
+    /// Which client path Hive's side used: `local` or `remote`.
+    pub hive_client: HiveClient,
+    pub hive_setup: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub etcd_setup: Option<String>,
 }
@@ -119,11 +145,26 @@ pub struct StoreBench {
     pub cases: Vec<CaseResult>,
 }
 
-/// How Hive's side is reached; it differs from etcd's, and the ratios carry that.
-const HIVE_SETUP: &str = "in process: every client holds a clone of one Store handle, which \
-    hands puts to the leader member's actor (no RPC, no serialization on the client path); \
-    members run on their own actix arbiters and, with several members, replicate over the \
-    in-process LocalRouter; the clients run on the bench's current-thread runtime";
+/// How Hive's side is reached (`local` differs from etcd's, and the ratios carry that).
+fn hive_setup(client: HiveClient, per_endpoint: usize) -> String {
+    match client {
+        HiveClient::Local => "in process (--hive-client local): every client holds a clone of \
+            one Store handle, which hands puts to the leader member's actor (no RPC, no \
+            serialization on the client path); members run on their own actix arbiters and, \
+            with several members, replicate over the in-process LocalRouter; the clients run \
+            on the bench's current-thread runtime"
+            .to_string(),
+        HiveClient::Remote => format!(
+            "over QUIC on loopback (--hive-client remote): every member runs on its own actix \
+             arbiter with its own QUIC endpoint and certificate (one cluster CA) on 127.0.0.1, \
+             replicates over QUIC and serves the store's client API (StoreServer) on that \
+             endpoint; clients are RemoteStores (Txn RPCs, sent to the leader, following \
+             redirects), {per_endpoint} clients per client QUIC endpoint (each endpoint one \
+             connection per member, as etcd's clients share an HTTP/2 connection); the \
+             clients run on the bench's current-thread runtime"
+        ),
+    }
+}
 
 const NO_FEATURE: &str = "this hive was built without the `etcd` cargo feature; \
     measure the anchor with `cargo run --release -p hive --features etcd -- bench store`";
@@ -144,7 +185,8 @@ fn plan_anchor(args: &Args) -> anyhow::Result<(Anchor, Option<EtcdPlan>)> {
         skipped_because: Some(why.to_string()),
         version: None,
         binary: None,
-        hive_setup: HIVE_SETUP,
+        hive_client: args.hive_client,
+        hive_setup: hive_setup(args.hive_client, args.hive_clients_per_endpoint.max(1)),
         etcd_setup: None,
     };
     if !cfg!(feature = "etcd") {
@@ -178,7 +220,8 @@ fn plan_anchor(args: &Args) -> anyhow::Result<(Anchor, Option<EtcdPlan>)> {
         skipped_because: None,
         version: Some(version),
         binary: Some(binary.display().to_string()),
-        hive_setup: HIVE_SETUP,
+        hive_client: args.hive_client,
+        hive_setup: hive_setup(args.hive_client, args.hive_clients_per_endpoint.max(1)),
         etcd_setup: Some(etcd_setup),
     };
     Ok((
@@ -202,6 +245,7 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating {}", args.data_dir.display()))?;
     let (anchor, etcd_plan) = plan_anchor(&args)?;
+    eprintln!("hive: {}", anchor.hive_setup);
     match &anchor.skipped_because {
         Some(why) => eprintln!("etcd skipped: {why}"),
         None => eprintln!(
@@ -264,8 +308,9 @@ async fn run_case(
         ))
     };
     let hive_disk = disk()?;
-    let (mut hive, leader_fsyncs_per_put) =
-        run_hive(&args.data_dir, members, clients, value_size, args.duration).await?;
+    let (mut hive, leader_fsyncs_per_put) = run_hive(args, members, clients, value_size)
+        .await
+        .with_context(|| format!("hive, members={members} clients={clients}"))?;
     hive.disk_fdatasync_p50_ms_before = hive_disk;
     let etcd = match etcd_plan {
         Some(plan) => {
@@ -313,26 +358,94 @@ impl PutClient for HivePutter {
     }
 }
 
+/// Hive's puts through a RemoteStore, over QUIC.
+struct RemotePutter(RemoteStore);
+
+impl PutClient for RemotePutter {
+    async fn put(&mut self, key: String, value: Vec<u8>) -> Result<(), String> {
+        self.0
+            .put(key, value)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+}
+
 /// Hive's figures and the leader's fsyncs per put.
 async fn run_hive(
-    data_dir: &Path,
+    args: &Args,
     members: u64,
     clients: usize,
     value_size: usize,
-    duration: Duration,
 ) -> anyhow::Result<(Measured, f64)> {
     let dir = tempfile::Builder::new()
         .prefix("store-bench-")
-        .tempdir_in(data_dir)?;
-    let cluster = LocalCluster::start(dir.path(), members, ClusterOptions::default())
-        .await
-        .map_err(anyhow::Error::msg)?;
+        .tempdir_in(&args.data_dir)?;
+    let opts = ClusterOptions::default();
+    match args.hive_client {
+        HiveClient::Local => {
+            let cluster = LocalCluster::start(dir.path(), members, opts)
+                .await
+                .map_err(anyhow::Error::msg)?;
+            let store = cluster.store();
+            let putters = (0..clients).map(|_| HivePutter(store.clone())).collect();
+            measure_hive(&cluster, putters, value_size, args.duration).await
+        }
+        HiveClient::Remote => {
+            let fabric = QuicFabric::new(&opts.raft);
+            let shard = opts.shard;
+            let cluster = LocalCluster::new(dir.path(), opts)
+                .with_serving_member_network(
+                    fabric.serving_factory(shard, StoreServerOptions::default()),
+                )
+                .start_members(members)
+                .await
+                .map_err(anyhow::Error::msg)?;
+            let addrs = (1..=members)
+                .map(|n| {
+                    let addr = cluster
+                        .member_addr(NodeId(n))
+                        .with_context(|| format!("member {n} is not running"))?;
+                    addr.parse::<PeerAddr>()
+                        .with_context(|| format!("member {n}'s address {addr:?}"))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let per_endpoint = args.hive_clients_per_endpoint.max(1);
+            let endpoints = clients.div_ceil(per_endpoint);
+            let stores = (0..endpoints)
+                .map(|i| {
+                    RemoteStore::connect(
+                        &fabric.client_identity(&format!("bench-client-{i}")),
+                        EndpointConfig::default(),
+                        addrs.iter().cloned(),
+                        RemoteOptions {
+                            shard,
+                            ..RemoteOptions::default()
+                        },
+                    )
+                    .context("binding a client QUIC endpoint")
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let putters = (0..clients)
+                .map(|c| RemotePutter(stores[c / per_endpoint].clone()))
+                .collect();
+            measure_hive(&cluster, putters, value_size, args.duration).await
+        }
+    }
+}
+
+/// Runs the put workload of `putters` against `cluster`: warm-up, measured window, and
+/// the leader's fsyncs per acknowledged put.
+async fn measure_hive<C: PutClient>(
+    cluster: &LocalCluster,
+    putters: Vec<C>,
+    value_size: usize,
+    duration: Duration,
+) -> anyhow::Result<(Measured, f64)> {
     let leader = cluster
         .wait_for_leader(Duration::from_secs(10))
         .await
         .map_err(anyhow::Error::msg)?;
-    let store = cluster.store();
-    let putters = (0..clients).map(|_| HivePutter(store.clone())).collect();
     let mut load = Load::spawn(putters, value_size);
     load.warm_up(duration / 5).await;
     let before = cluster.log_stats(leader).unwrap_or_default();
@@ -507,5 +620,40 @@ mod tests {
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
         assert!(parse_duration("fast").is_err());
         assert!(parse_duration("5h").is_err());
+    }
+
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    fn args(extra: &[&str]) -> Args {
+        use clap::Parser as _;
+        Cli::parse_from(["store"].iter().chain(extra)).args
+    }
+
+    /// Both client paths put through a real cluster: `remote` (the default) through
+    /// RemoteStores over QUIC sharing endpoints, `local` through the in-process Store.
+    #[test]
+    fn hive_is_measured_over_quic_by_default_and_in_process_on_request() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_str().unwrap();
+        let mut remote = args(&["--data-dir", dir, "--hive-clients-per-endpoint", "2"]);
+        assert_eq!(remote.hive_client, HiveClient::Remote);
+        let mut local = args(&["--data-dir", dir, "--hive-client", "local"]);
+        assert_eq!(local.hive_client, HiveClient::Local);
+        remote.duration = Duration::from_millis(200);
+        local.duration = Duration::from_millis(200);
+        for (a, members) in [(&remote, 1), (&remote, 3), (&local, 1)] {
+            let (m, fsyncs_per_put) = actix::System::new()
+                .block_on(run_hive(a, members, 3, 64))
+                .unwrap();
+            let case = format!("{:?} members={members}: {m:?}", a.hive_client);
+            assert!(m.puts > 0, "{case}");
+            assert_eq!(m.errors, 0, "{case}");
+            assert!(fsyncs_per_put > 0.0, "{case}");
+        }
+        assert!(hive_setup(HiveClient::Remote, 2).contains("2 clients per client QUIC endpoint"));
     }
 }
