@@ -8,6 +8,19 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+/// An identity or counter newtype: copyable, ordered, hashable, and stored and sent
+/// as its one number.
+macro_rules! id {
+    ($(#[$meta:meta])* $name:ident($inner:ty)) => {
+        $(#[$meta])*
+        #[derive(
+            Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+            rkyv::Archive, rkyv::Serialize, rkyv::Deserialize,
+        )]
+        pub struct $name(pub $inner);
+    };
+}
+
 /// Derives shared by every type that is stored in the log, in snapshots or on the wire.
 macro_rules! wire {
     ($($item:item)*) => {
@@ -18,24 +31,10 @@ macro_rules! wire {
     };
 }
 
-/// A member of a Raft group: one process of the control plane.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    Default,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    Deserialize,
-    rkyv::Archive,
-    rkyv::Serialize,
-    rkyv::Deserialize,
-)]
-pub struct NodeId(pub u64);
+id! {
+    /// A member of a Raft group: one process of the control plane.
+    NodeId(u64)
+}
 
 impl fmt::Display for NodeId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -49,24 +48,10 @@ impl From<u64> for NodeId {
     }
 }
 
-/// One shard of the keyspace: its own Raft group, its own revision counter.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    Default,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    Deserialize,
-    rkyv::Archive,
-    rkyv::Serialize,
-    rkyv::Deserialize,
-)]
-pub struct ShardId(pub u32);
+id! {
+    /// One shard of the keyspace: its own Raft group, its own revision counter.
+    ShardId(u32)
+}
 
 impl fmt::Display for ShardId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -74,25 +59,11 @@ impl fmt::Display for ShardId {
     }
 }
 
-/// A shard's logical clock: bumped once by every write that changes the keyspace.
-/// Revision 0 is "before anything"; the first write is revision 1.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    Default,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    Deserialize,
-    rkyv::Archive,
-    rkyv::Serialize,
-    rkyv::Deserialize,
-)]
-pub struct Revision(pub u64);
+id! {
+    /// A shard's logical clock: bumped once by every write that changes the keyspace.
+    /// Revision 0 is "before anything"; the first write is revision 1.
+    Revision(u64)
+}
 
 impl Revision {
     pub const ZERO: Revision = Revision(0);
@@ -108,24 +79,10 @@ impl fmt::Display for Revision {
     }
 }
 
-/// A lease identity; `LeaseId(0)` means "no lease".
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    Default,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    Deserialize,
-    rkyv::Archive,
-    rkyv::Serialize,
-    rkyv::Deserialize,
-)]
-pub struct LeaseId(pub i64);
+id! {
+    /// A lease identity; `LeaseId(0)` means "no lease".
+    LeaseId(i64)
+}
 
 impl LeaseId {
     pub const NONE: LeaseId = LeaseId(0);
