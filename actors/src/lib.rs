@@ -14,3 +14,4 @@
 //! (`bin/`), and cluster test harnesses (`testkit/`).
 
 pub mod api;
+pub mod apiserver;

@@ -34,6 +34,7 @@ pub mod object;
 pub mod quantity;
 pub mod rbac;
 pub mod selector;
+pub mod status;
 pub mod time;
 pub mod validate;
 pub mod validation;
@@ -48,5 +49,6 @@ pub use selector::{
     FieldSelector, Fields, LabelSelector, LabelSelectorOperator, LabelSelectorRequirement, Labels,
     Requirement, Selector, SelectorError,
 };
+pub use status::{ListMeta, Scale, Status, StatusCause, StatusDetails};
 pub use time::{MicroTime, Time};
 pub use validation::{BadValue, FieldError, FieldErrorKind, FieldErrors, FieldPath};
