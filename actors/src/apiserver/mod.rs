@@ -12,6 +12,7 @@
 
 pub mod client;
 pub mod error;
+pub mod rest;
 
 pub use client::{
     retry_on_conflict, ApiClient, DeleteOptions, DeleteOutcome, GetOptions, ListOptions,
