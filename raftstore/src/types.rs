@@ -273,6 +273,57 @@ impl Proposal {
             commands: vec![cmd],
         }
     }
+
+    /// About how many bytes the proposal takes once encoded: its keys and values plus
+    /// a fixed allowance per item. Cheap (no encoding); used to bound AppendEntries
+    /// messages by size, not only by entry count.
+    pub fn size_hint(&self) -> usize {
+        self.commands.iter().map(Command::size_hint).sum()
+    }
+}
+
+/// The fixed allowance per encoded item (tags, lengths, revisions, padding).
+const ITEM_OVERHEAD: usize = 32;
+
+impl Command {
+    /// See [`Proposal::size_hint`].
+    pub fn size_hint(&self) -> usize {
+        ITEM_OVERHEAD
+            + match self {
+                Command::Txn(t) => t.size_hint(),
+                Command::LeaseExpire { ids } => ids.len() * 8,
+                Command::LeaseGrant { .. }
+                | Command::LeaseRevoke { .. }
+                | Command::Compact { .. } => 0,
+            }
+    }
+}
+
+impl TxnRequest {
+    /// See [`Proposal::size_hint`].
+    pub fn size_hint(&self) -> usize {
+        let compares: usize = self
+            .compare
+            .iter()
+            .map(|c| {
+                ITEM_OVERHEAD
+                    + c.key.len()
+                    + match &c.target {
+                        CompareTarget::Value(v) => v.len(),
+                        _ => 0,
+                    }
+            })
+            .sum();
+        let ops = self.success.iter().chain(&self.failure).map(|op| {
+            ITEM_OVERHEAD
+                + match op {
+                    TxnOp::Range(r) => r.range.start.len() + r.range.end.len(),
+                    TxnOp::Put(p) => p.key.len() + p.value.len(),
+                    TxnOp::Delete(d) => d.range.start.len() + d.range.end.len(),
+                }
+        });
+        compares + ops.sum::<usize>()
+    }
 }
 
 impl KeyRange {

@@ -434,6 +434,48 @@ impl QuicRaftNetwork {
     }
 }
 
+/// The most bytes of entries one AppendEntries message carries (at least one entry is
+/// always sent). openraft 0.9 bounds a message only by entry count and gives each one
+/// the heartbeat interval to complete; a member catching up after a restart would be
+/// sent a megabyte per message that never arrives in time on a loaded machine, and be
+/// sent the same again forever. Smaller messages each make progress.
+pub const MAX_APPEND_BYTES: usize = 128 * 1024;
+
+/// Cuts `req` to the longest prefix of its entries within `budget` bytes (by
+/// [`Proposal::size_hint`](crate::types::Proposal::size_hint)), keeping at least one.
+/// Returns the request and, if entries were cut, the log id of the last one kept.
+fn bound_append(
+    mut req: AppendEntriesRequest<TypeConfig>,
+    budget: usize,
+) -> (
+    AppendEntriesRequest<TypeConfig>,
+    Option<openraft::LogId<NodeId>>,
+) {
+    /// Log id, vote and framing of one entry.
+    const ENTRY_OVERHEAD: usize = 48;
+    /// What a membership entry is assumed to take (a few member addresses as JSON).
+    const MEMBERSHIP: usize = 1024;
+    let mut used = 0;
+    let keep = req.entries.iter().position(|e| {
+        used += ENTRY_OVERHEAD
+            + match &e.payload {
+                openraft::EntryPayload::Blank => 0,
+                openraft::EntryPayload::Normal(p) => p.size_hint(),
+                openraft::EntryPayload::Membership(_) => MEMBERSHIP,
+            };
+        used > budget
+    });
+    match keep {
+        // The entry at `i` crosses the budget: keep those before it, at least one.
+        Some(i) if i.max(1) < req.entries.len() => {
+            req.entries.truncate(i.max(1));
+            let last = req.entries.last().map(|e| e.log_id);
+            (req, last)
+        }
+        _ => (req, None),
+    }
+}
+
 fn cannot_encode(to: NodeId, e: wire::CodecError) -> NetError {
     NetError::Unreachable(to, format!("cannot encode the message: {e}"))
 }
@@ -448,8 +490,22 @@ impl RaftTransport for QuicRaftNetwork {
         req: AppendEntriesRequest<TypeConfig>,
     ) -> BoxFuture<'static, RpcResult<AppendEntriesResponse<NodeId>>> {
         let route = Route { shard, from, to };
+        let (req, cut) = bound_append(req, MAX_APPEND_BYTES);
         let msg = AppendMsg::encode(route, req).map_err(|e| cannot_encode(to, e));
-        self.call::<RaftAppend, _>(route, to_addr, msg, self.inner.timeouts.append)
+        let call = self.call::<RaftAppend, _>(route, to_addr, msg, self.inner.timeouts.append);
+        match cut {
+            None => call,
+            // The follower took the prefix we sent: tell openraft how far that got, and it
+            // sends the rest next.
+            Some(last) => call
+                .map(move |answer| match answer {
+                    Ok(AppendEntriesResponse::Success) => {
+                        Ok(AppendEntriesResponse::PartialSuccess(Some(last)))
+                    }
+                    other => other,
+                })
+                .boxed(),
+        }
     }
 
     fn vote(
@@ -493,6 +549,55 @@ impl RaftInbox for QuicRaftNetwork {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::types::{Command, Proposal, PutRequest, TxnOp, TxnRequest};
+
+    /// An AppendEntries request carrying one put of `value_len` bytes per entry.
+    fn append_of(entries: u64, value_len: usize) -> AppendEntriesRequest<TypeConfig> {
+        let entry = |index| openraft::Entry::<TypeConfig> {
+            log_id: openraft::LogId::new(openraft::CommittedLeaderId::new(1, NodeId(1)), index),
+            payload: openraft::EntryPayload::Normal(Proposal::one(Command::Txn(TxnRequest {
+                compare: vec![],
+                success: vec![TxnOp::Put(PutRequest {
+                    key: b"/k".to_vec(),
+                    value: vec![7; value_len],
+                    lease: Default::default(),
+                    prev_kv: false,
+                })],
+                failure: vec![],
+            }))),
+        };
+        AppendEntriesRequest {
+            vote: openraft::Vote::new_committed(1, NodeId(1)),
+            prev_log_id: None,
+            leader_commit: None,
+            entries: (1..=entries).map(entry).collect(),
+        }
+    }
+
+    /// A backlog larger than the budget is cut to the prefix that fits, and the cut is
+    /// reported by the log id of the last entry kept; a small one goes whole.
+    #[test]
+    fn append_messages_are_bounded_by_bytes() {
+        let (req, cut) = bound_append(append_of(10, 50_000), 128 * 1024);
+        assert_eq!(
+            req.entries.len(),
+            2,
+            "two 50 kB entries fit in 128 KiB, three do not"
+        );
+        assert_eq!(cut.map(|id| id.index), Some(2));
+
+        let (req, cut) = bound_append(append_of(100, 100), 128 * 1024);
+        assert_eq!(req.entries.len(), 100);
+        assert_eq!(cut, None);
+
+        // One entry larger than the budget still goes, alone: progress is always made.
+        let (req, cut) = bound_append(append_of(3, 300_000), 128 * 1024);
+        assert_eq!(req.entries.len(), 1);
+        assert_eq!(cut.map(|id| id.index), Some(1));
+        let (req, cut) = bound_append(append_of(1, 300_000), 128 * 1024);
+        assert_eq!(req.entries.len(), 1);
+        assert_eq!(cut, None);
+    }
 
     /// The canonical form parses back to the same address, IPv4 and IPv6.
     #[test]
