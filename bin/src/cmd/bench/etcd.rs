@@ -1,4 +1,4 @@
-//! A local etcd for `hive bench store` to measure against: Debian's `etcd` binary run as
+//! A local etcd for `hive bench store`, `watch` and `idle` to measure against: Debian's `etcd` binary run as
 //! one child process per member on loopback, with free ports picked at start, its data
 //! (and each member's stdout/stderr, in `<member>.log`) in a fresh directory under the
 //! bench data directory, so on the same disk as Hive's. Dropping the cluster kills the
@@ -23,6 +23,8 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 use super::load::Measured;
 
+#[cfg(feature = "etcd")]
+pub mod watch;
 #[cfg(feature = "etcd")]
 pub mod workload;
 
@@ -67,6 +69,56 @@ pub fn version(binary: &Path) -> anyhow::Result<String> {
                 binary.display()
             )
         })
+}
+
+/// Which etcd a bench measures against, or why it measures none.
+#[derive(Serialize, Debug, Clone)]
+pub struct AnchorPlan {
+    pub measured: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped_because: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub binary: Option<PathBuf>,
+}
+
+impl AnchorPlan {
+    fn skipped(why: impl Into<String>) -> Self {
+        AnchorPlan {
+            measured: false,
+            skipped_because: Some(why.into()),
+            version: None,
+            binary: None,
+        }
+    }
+
+    /// The etcd to measure: `etcd_bin`, else the one on PATH; none without the `etcd`
+    /// feature or with `skip`. A build with the feature that finds no etcd is an error,
+    /// since a run without its anchor proves nothing.
+    pub fn decide(etcd_bin: Option<&Path>, skip: bool) -> anyhow::Result<Self> {
+        if !cfg!(feature = "etcd") {
+            return Ok(Self::skipped(
+                "this hive was built without the `etcd` cargo feature; build with \
+                 `cargo build --release -p hive --features etcd`",
+            ));
+        }
+        if skip {
+            return Ok(Self::skipped("--skip-etcd"));
+        }
+        let binary = match etcd_bin {
+            Some(b) => b.to_path_buf(),
+            None => find_binary().with_context(|| {
+                format!("etcd is not on PATH nor at {DEBIAN_ETCD}: {INSTALL_HINT} (or pass --skip-etcd)")
+            })?,
+        };
+        Ok(AnchorPlan {
+            measured: true,
+            skipped_because: None,
+            version: Some(version(&binary)?),
+            binary: Some(binary),
+        })
+    }
 }
 
 /// etcd's figures for one case, and how its clients reached it.
@@ -270,8 +322,7 @@ impl EtcdCluster {
     }
 
     /// The members' process ids.
-    #[cfg(test)]
-    fn pids(&self) -> Vec<u32> {
+    pub fn pids(&self) -> Vec<u32> {
         self.members.iter().map(|m| m.child.id()).collect()
     }
 }
@@ -337,7 +388,7 @@ fn log_tail(path: &Path) -> String {
 
 /// Has the kernel kill the child with SIGKILL when the thread that spawned it exits, so
 /// an interrupted run leaves no etcd behind.
-fn die_with_parent(cmd: &mut Command) {
+pub fn die_with_parent(cmd: &mut Command) {
     let parent = std::process::id();
     // SAFETY: the closure runs between fork and exec, where only async-signal-safe
     // calls are allowed: prctl, getppid and _exit are, and it allocates nothing.

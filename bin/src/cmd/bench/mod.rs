@@ -1,15 +1,25 @@
 //! `hive bench ...`: benchmarks that print JSON (and write it under `bench/results/`).
 //! Every result carries the command that produced it, the machine and the date.
 
+mod all;
+mod ceilings;
 // Without the `etcd` feature the harness is compiled and tested but not driven.
 #[cfg_attr(not(feature = "etcd"), allow(dead_code))]
 mod etcd;
+mod fanout;
+mod idle;
 mod load;
+mod member;
+mod procstat;
 mod report;
 mod store;
 mod transport;
+mod watch;
 
 use clap::Subcommand;
+
+/// Whether `hive bench api` is built in (`hive bench all` runs it when it is).
+const API_BENCH: bool = false;
 
 #[derive(Subcommand, Debug)]
 pub enum BenchCmd {
@@ -17,11 +27,23 @@ pub enum BenchCmd {
     Store(store::Args),
     /// QUIC RPC and stream throughput beside raw UDP loopback.
     Transport(transport::Args),
+    /// Watch fan-out: N watchers, M puts/s, S streams on C connections, beside etcd.
+    Watch(watch::Args),
+    /// Idle watchers: server memory per watcher and time to create them, beside etcd.
+    Idle(idle::Args),
+    /// The machine's limits: fdatasync, loopback UDP and QUIC, memory copy.
+    Ceilings(ceilings::Args),
+    /// Every workload end to end (`--quick`: tiny sizes for CI).
+    All(all::Args),
 }
 
 pub fn run(cmd: BenchCmd) -> anyhow::Result<()> {
     match cmd {
         BenchCmd::Store(a) => store::run(a),
         BenchCmd::Transport(a) => transport::run(a),
+        BenchCmd::Watch(a) => watch::run(a),
+        BenchCmd::Idle(a) => idle::run(a),
+        BenchCmd::Ceilings(a) => ceilings::run(a),
+        BenchCmd::All(a) => all::run(a),
     }
 }

@@ -77,7 +77,7 @@ pub enum HiveClient {
     Remote,
 }
 
-fn parse_duration(s: &str) -> Result<Duration, String> {
+pub(super) fn parse_duration(s: &str) -> Result<Duration, String> {
     let (num, unit) = s.split_at(
         s.find(|c: char| !c.is_ascii_digit() && c != '.')
             .unwrap_or(s.len()),
@@ -572,7 +572,7 @@ fn table(cases: &[CaseResult]) -> String {
 
 /// How the fdatasync probe writes its 4 KiB blocks.
 #[derive(Clone, Copy)]
-enum Probe {
+pub(super) enum Probe {
     /// Appends: the file grows, so every fdatasync also commits the size change through
     /// the filesystem's journal (as a log that appends to unallocated space does).
     Append,
@@ -582,7 +582,7 @@ enum Probe {
 }
 
 /// The disk's floor for a durable write: 4 KiB written then fdatasync'd, `n` times.
-fn measure_fdatasync(dir: &Path, n: usize, probe: Probe) -> anyhow::Result<Percentiles> {
+pub(super) fn measure_fdatasync(dir: &Path, n: usize, probe: Probe) -> anyhow::Result<Percentiles> {
     let path = dir.join("fdatasync.probe");
     let mut f = std::fs::OpenOptions::new()
         .create(true)

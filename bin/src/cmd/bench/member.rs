@@ -1,0 +1,154 @@
+//! A one-member Hive store as its own process for the watch benchmarks: this very binary
+//! run as `hive server --bootstrap` on a free loopback port, its data and cluster CA in
+//! a fresh directory under the bench data directory. The bench then measures the
+//! member's CPU and memory by pid, apart from the clients' (which run in the bench
+//! process), exactly as it measures etcd's. Dropping it kills the process and removes
+//! the directory.
+
+use std::io::{BufRead as _, BufReader};
+use std::net::{SocketAddr, UdpSocket};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context as _};
+use hive_raftstore::network::PeerAddr;
+use hive_raftstore::remote::{RemoteOptions, RemoteStore};
+use hive_transport::{ClusterCa, EndpointConfig, MemberName, Role};
+
+use super::etcd::die_with_parent;
+
+/// The member's name (in its certificate and address).
+const NAME: &str = "bench-member";
+
+/// How long the member may take to print its ready line.
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A running `hive server` child process.
+pub struct MemberProcess {
+    dir: Option<tempfile::TempDir>,
+    child: Child,
+    addr: PeerAddr,
+}
+
+impl MemberProcess {
+    /// Starts a one-member shard in a new directory under `parent` and waits for it to
+    /// say it serves.
+    pub fn start(parent: &Path) -> anyhow::Result<Self> {
+        let dir = tempfile::Builder::new()
+            .prefix("hive-member-")
+            .tempdir_in(parent)
+            .with_context(|| format!("creating a member directory under {}", parent.display()))?;
+        let exe = std::env::current_exe().context("finding this hive binary")?;
+        let port = free_udp_port()?;
+        let listen = SocketAddr::from(([127, 0, 0, 1], port));
+        let log = dir.path().join("member.log");
+        let err =
+            std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+        let mut cmd = Command::new(&exe);
+        cmd.arg("server")
+            .args(["--name", NAME, "--node-id", "1", "--bootstrap"])
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .arg("--ca-dir")
+            .arg(dir.path().join("ca"))
+            .arg("--listen")
+            .arg(listen.to_string())
+            .env("HIVE_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(err);
+        die_with_parent(&mut cmd);
+        let mut child = cmd
+            .spawn()
+            .with_context(|| format!("starting {} server", exe.display()))?;
+        let stdout = child.stdout.take().context("the member's stdout")?;
+        // Read the ready line on a helper thread so a silent member times out.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let got = BufReader::new(stdout).read_line(&mut line).map(|_| line);
+            let _ = tx.send(got);
+        });
+        let want = format!("hive server {NAME} listening on {listen}");
+        let mut member = MemberProcess {
+            dir: Some(dir),
+            child,
+            addr: format!("quic://{NAME}@{listen}")
+                .parse()
+                .map_err(|e| anyhow!("member address: {e}"))?,
+        };
+        match rx.recv_timeout(READY_TIMEOUT) {
+            Ok(Ok(line)) if line.trim() == want => Ok(member),
+            Ok(Ok(line)) => bail!(
+                "the member printed {line:?} instead of {want:?}; {}",
+                member.log_tail()
+            ),
+            Ok(Err(e)) => bail!("reading the member's stdout: {e}; {}", member.log_tail()),
+            Err(_) => {
+                let status = member.child.try_wait().ok().flatten();
+                bail!(
+                    "the member was not ready within {READY_TIMEOUT:?} (exit status {status:?}); {}",
+                    member.log_tail()
+                )
+            }
+        }
+    }
+
+    /// The member's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// A client on its own QUIC endpoint (one connection to the member), with its own
+    /// certificate from the member's CA. Must be called inside a tokio runtime.
+    pub fn client(&self, name: &str) -> anyhow::Result<RemoteStore> {
+        let dir = self.dir.as_ref().map_or(Path::new(""), |d| d.path());
+        let ca = ClusterCa::load(&dir.join("ca")).context("the member's cluster CA")?;
+        let identity = ca
+            .issue(&MemberName::new(name).context("client name")?, Role::Member)
+            .context("issuing a client certificate")?;
+        RemoteStore::connect(
+            &identity,
+            EndpointConfig::default(),
+            [self.addr.clone()],
+            RemoteOptions {
+                deadline: Duration::from_secs(30),
+                ..RemoteOptions::default()
+            },
+        )
+        .context("binding a client QUIC endpoint")
+    }
+
+    fn log_tail(&self) -> String {
+        let Some(dir) = &self.dir else {
+            return String::new();
+        };
+        let log = dir.path().join("member.log");
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        format!(
+            "{}:\n{}",
+            log.display(),
+            lines[lines.len().saturating_sub(15)..].join("\n")
+        )
+    }
+}
+
+impl Drop for MemberProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            if let Some(dir) = self.dir.take() {
+                eprintln!("hive member: kept {} for inspection", dir.keep().display());
+            }
+        }
+    }
+}
+
+/// A loopback UDP port that was free a moment ago.
+fn free_udp_port() -> anyhow::Result<u16> {
+    let s = UdpSocket::bind("127.0.0.1:0").context("binding a free loopback UDP port")?;
+    Ok(s.local_addr()?.port())
+}
