@@ -2,17 +2,23 @@
 //! watched on the Hive store, and the [`ApiClient`] every component uses.
 //!
 //! What lives here: the [`ApiClient`] trait and its option/result types
-//! ([`client`]), [`ApiError`] mapped onto Kubernetes' `Status` ([`error`]).
-//! As they land: the per-resource storage layer over `hive_raftstore::Store`
-//! and `RemoteStore`, the rkyv envelope objects are stored in, patches, the
-//! local client and the client and server over QUIC.
+//! ([`client`]), [`ApiError`] mapped onto Kubernetes' `Status` ([`error`]),
+//! the per-resource storage layer ([`storage`]) over `hive_raftstore::Store`
+//! or `RemoteStore` ([`kv`]), the rkyv envelope objects are stored in and
+//! selectors read ([`envelope`]), patches ([`patch`]), the in-process client
+//! ([`local`]).
 //!
 //! What does not: HTTP (the REST edge, `rest/`), decoding manifests and
 //! validation rules themselves (`crate::api`).
 
 pub mod client;
+pub mod envelope;
 pub mod error;
+pub mod kv;
+pub mod local;
+pub mod patch;
 pub mod rest;
+pub mod storage;
 
 pub use client::{
     retry_on_conflict, ApiClient, DeleteOptions, DeleteOutcome, GetOptions, ListOptions,
@@ -20,3 +26,7 @@ pub use client::{
     WatchOptions, WatchStream, WriteOptions,
 };
 pub use error::{ApiError, ApiResult};
+pub use kv::Kv;
+pub use local::LocalApiClient;
+pub use patch::PatchApplier;
+pub use storage::Storage;
