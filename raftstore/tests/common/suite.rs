@@ -190,10 +190,19 @@ pub async fn acknowledged_writes_survive_all_members_dying_at_once(
         .await
         .expect("leader after full restart");
     assert_all_acked_readable(&store, &acked).await;
-    let next = store
-        .put("/after-restart", "x")
-        .await
-        .expect("write after restart");
+    // Right after a full restart, on a loaded machine, a first attempt may time out
+    // while leadership settles; the write must succeed within the long deadline.
+    let deadline = tokio::time::Instant::now() + LONG;
+    let next = loop {
+        match store.put("/after-restart", "x").await {
+            Ok(r) => break r,
+            Err(e) if tokio::time::Instant::now() < deadline => {
+                tracing::info!(error = %e, "write after restart failed; retrying");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("write after restart: {e}"),
+        }
+    };
     assert!(
         next.revision > max_rev,
         "revision went backwards: {} after {}",

@@ -643,8 +643,9 @@ mod tests {
         assert_eq!(remote.hive_client, HiveClient::Remote);
         let mut local = args(&["--data-dir", dir, "--hive-client", "local"]);
         assert_eq!(local.hive_client, HiveClient::Local);
-        remote.duration = Duration::from_millis(200);
-        local.duration = Duration::from_millis(200);
+        // Long enough that a put completes inside the window on a loaded CI machine.
+        remote.duration = Duration::from_secs(1);
+        local.duration = Duration::from_secs(1);
         for (a, members) in [(&remote, 1), (&remote, 3), (&local, 1)] {
             let (m, fsyncs_per_put) = actix::System::new()
                 .block_on(run_hive(a, members, 3, 64))
