@@ -11,9 +11,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hive_transport::{Call, Endpoint, Router, ServiceError, StreamSink};
+use hive_transport::{Call, Encoded, Endpoint, Router, ServiceError, StreamSink};
 use openraft::ServerState;
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 
 use super::services;
 use super::wire::{
@@ -27,7 +27,7 @@ use crate::shard::{ChangeMembers, KeepAlive, Propose, ReadBarrier, Running, Shar
 use crate::types::{
     Command, CommandResponse, NodeId, RangeResponse, Revision, ShardId, TxnResponse,
 };
-use crate::watch::{WatchReceiver, WatchRequest, WatchResponse};
+use crate::watch::{SharedEvent, WatchReceiver, WatchRequest, WatchResponse};
 
 /// How the server behaves.
 #[derive(Clone, Debug)]
@@ -49,6 +49,52 @@ impl Default for StoreServerOptions {
 struct Inner {
     shards: RwLock<HashMap<ShardId, ShardSlot>>,
     opts: StoreServerOptions,
+    /// The last revision's events as one encoded wire item, shared by every stream.
+    encoded: EncodeOnce,
+}
+
+/// Encodes a revision's events for the wire once, however many watch streams send them.
+///
+/// The hub hands every watcher of a revision clones of the same `SharedEvent`s, so
+/// streams asking for the same events (compared by identity, not content) get clones of
+/// one `Encoded` item instead of copying and archiving the events again each. The entry
+/// holds its events, so their buffers cannot be freed and their addresses reused by
+/// other events while it is cached.
+#[derive(Default)]
+struct EncodeOnce {
+    last: Mutex<Option<Cached>>,
+}
+
+/// A revision's events (kept alive) and their encoded wire item.
+type Cached = (Revision, Vec<SharedEvent>, Encoded<WatchItem>);
+
+impl EncodeOnce {
+    /// The wire item for `events` of `revision`, encoded at most once while they are the
+    /// latest asked for.
+    fn events(
+        &self,
+        revision: Revision,
+        events: Vec<SharedEvent>,
+    ) -> Result<Encoded<WatchItem>, hive_transport::FrameError> {
+        let same = |cached: &[SharedEvent]| {
+            cached.len() == events.len()
+                && cached.iter().zip(&events).all(|(a, b)| {
+                    a.as_bytes().as_ptr() == b.as_bytes().as_ptr()
+                        && a.as_bytes().len() == b.as_bytes().len()
+                })
+        };
+        if let Some((rev, cached, enc)) = &*self.last.lock() {
+            if *rev == revision && same(cached) {
+                return Ok(enc.clone());
+            }
+        }
+        let enc = Encoded::new(&WatchItem::Events {
+            revision,
+            events: events.iter().map(|e| e.as_bytes().to_vec()).collect(),
+        })?;
+        *self.last.lock() = Some((revision, events, enc.clone()));
+        Ok(enc)
+    }
 }
 
 /// Serves the store's client API for the shard members of this process. Cheap to clone;
@@ -75,6 +121,7 @@ impl StoreServer {
             inner: Arc::new(Inner {
                 shards: RwLock::new(HashMap::new()),
                 opts,
+                encoded: EncodeOnce::default(),
             }),
         }
     }
@@ -357,33 +404,30 @@ async fn serve_watch(
         }
     };
     if sink.send(&WatchItem::Created { start }).await.is_ok() {
-        forward_watch(rx, sink, inner.opts.watch_heartbeat).await;
+        forward_watch(&inner, rx, sink).await;
     }
     Ok(())
 }
 
-/// The wire item for one hub response, and whether it is the last.
-fn watch_item(resp: WatchResponse) -> (WatchItem, bool) {
-    match resp {
-        WatchResponse::Events { revision, events } => (
-            WatchItem::Events {
-                revision,
-                events: events.iter().map(|e| e.as_bytes().to_vec()).collect(),
-            },
-            false,
-        ),
-        WatchResponse::Progress { revision } => (WatchItem::Progress { revision }, false),
-        WatchResponse::Canceled { reason } => {
-            (WatchItem::Canceled(WireCancel::from(&reason)), true)
+/// The encoded wire item for one hub response, and whether it is the last.
+fn watch_item(
+    encoded: &EncodeOnce,
+    resp: WatchResponse,
+) -> Result<(Encoded<WatchItem>, bool), hive_transport::FrameError> {
+    Ok(match resp {
+        WatchResponse::Events { revision, events } => (encoded.events(revision, events)?, false),
+        WatchResponse::Progress { revision } => {
+            (Encoded::new(&WatchItem::Progress { revision })?, false)
         }
-    }
+        WatchResponse::Canceled { reason } => (
+            Encoded::new(&WatchItem::Canceled(WireCancel::from(&reason)))?,
+            true,
+        ),
+    })
 }
 
-async fn forward_watch(
-    mut rx: WatchReceiver,
-    mut sink: StreamSink<WatchItem>,
-    heartbeat: Duration,
-) {
+async fn forward_watch(inner: &Inner, mut rx: WatchReceiver, mut sink: StreamSink<WatchItem>) {
+    let heartbeat = inner.opts.watch_heartbeat;
     loop {
         let resp = match tokio::time::timeout(heartbeat, rx.recv()).await {
             Err(_) => {
@@ -401,9 +445,75 @@ async fn forward_watch(
             }
             Ok(Some(resp)) => resp,
         };
-        let (item, last) = watch_item(resp);
-        if sink.send(&item).await.is_err() || last {
+        let (item, last) = match watch_item(&inner.encoded, resp) {
+            Ok(encoded) => encoded,
+            Err(e) => {
+                let e = StoreError::Fatal(format!("encoding a watch item: {e}"));
+                let _ = sink.send(&WatchItem::Failed(RemoteError::from(&e))).await;
+                return;
+            }
+        };
+        if sink.send_encoded(&item).await.is_err() || last {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::{Event, EventKind, KeyValue};
+
+    fn event(key: &str) -> SharedEvent {
+        let ev = Event {
+            kind: EventKind::Put,
+            kv: KeyValue {
+                key: key.as_bytes().to_vec(),
+                value: vec![7; 64],
+                ..KeyValue::default()
+            },
+            prev_kv: None,
+        };
+        SharedEvent::encode(Revision(3), &ev).expect("encodes")
+    }
+
+    /// Streams sending the very events of one revision share one encoded item; other
+    /// events — even equal ones encoded separately, or a subset — are encoded anew and
+    /// decode to what they hold.
+    #[test]
+    fn the_same_events_of_a_revision_are_encoded_once_for_every_stream() {
+        let cache = EncodeOnce::default();
+        let (a, b) = (event("/a"), event("/b"));
+        let first = cache
+            .events(Revision(3), vec![a.clone(), b.clone()])
+            .unwrap();
+        let again = cache
+            .events(Revision(3), vec![a.clone(), b.clone()])
+            .unwrap();
+        assert_eq!(
+            first.bytes().as_ptr(),
+            again.bytes().as_ptr(),
+            "shared, not re-encoded"
+        );
+
+        let fresh_a = event("/a");
+        let other = cache.events(Revision(3), vec![fresh_a, b.clone()]).unwrap();
+        assert_ne!(first.bytes().as_ptr(), other.bytes().as_ptr());
+        let subset = cache.events(Revision(3), vec![b.clone()]).unwrap();
+        let later = cache.events(Revision(4), vec![b.clone()]).unwrap();
+        assert_ne!(subset.bytes().as_ptr(), later.bytes().as_ptr());
+
+        let decoded = |e: &Encoded<WatchItem>| {
+            let mut buf = rkyv::util::AlignedVec::<16>::new();
+            buf.extend_from_slice(e.bytes());
+            rkyv::from_bytes::<WatchItem, rkyv::rancor::Error>(&buf).unwrap()
+        };
+        let want = |rev: u64, evs: &[&SharedEvent]| WatchItem::Events {
+            revision: Revision(rev),
+            events: evs.iter().map(|e| e.as_bytes().to_vec()).collect(),
+        };
+        assert_eq!(decoded(&again), want(3, &[&a, &b]));
+        assert_eq!(decoded(&subset), want(3, &[&b]));
+        assert_eq!(decoded(&later), want(4, &[&b]));
     }
 }
