@@ -269,6 +269,9 @@ pub struct FanoutMeasured {
     pub server_cpu_seconds: f64,
     /// CPU seconds of the bench process (writer and every watcher) over the window.
     pub client_cpu_seconds: f64,
+    /// Why this side could not run the shape (every figure is then zero).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed: Option<String>,
     /// The store process's resident memory at the end of the window.
     pub server_rss_bytes: u64,
     /// Its peak resident memory since it started.

@@ -112,8 +112,12 @@ impl MemberProcess {
             &identity,
             EndpointConfig::default(),
             [self.addr.clone()],
+            // A loaded member answers slowly; a put retried after a short attempt timeout
+            // could be applied twice and show up as extra events, so attempts are long.
             RemoteOptions {
-                deadline: Duration::from_secs(30),
+                deadline: Duration::from_secs(60),
+                attempt_timeout: Duration::from_secs(30),
+                connect_timeout: Duration::from_secs(15),
                 ..RemoteOptions::default()
             },
         )

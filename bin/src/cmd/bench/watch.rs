@@ -177,15 +177,14 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
         let mut cases = Vec::new();
         for shape in shapes(&args) {
             let load_avg_before = LoadAvg::now();
-            let hive = run_hive(&args, shape)
-                .await
-                .with_context(|| format!("hive, {shape:?}"))?;
+            // A shape a side cannot run is reported as failed; the other shapes still run.
+            let hive = failed_as_figures(run_hive(&args, shape).await, "hive", shape);
             let etcd = match &anchor.binary {
-                Some(bin) => Some(
-                    run_etcd(&args, bin, shape)
-                        .await
-                        .with_context(|| format!("etcd, {shape:?}"))?,
-                ),
+                Some(bin) => Some(failed_as_figures(
+                    run_etcd(&args, bin, shape).await,
+                    "etcd",
+                    shape,
+                )),
                 None => None,
             };
             let ratio = |h: f64, e: f64| (h > 0.0 && e > 0.0).then(|| h / e);
@@ -219,6 +218,22 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
         },
     )
     .emit(args.out.as_deref())
+}
+
+/// A side's figures, or empty figures whose `failed` says why the shape did not run.
+fn failed_as_figures(
+    r: anyhow::Result<FanoutMeasured>,
+    side: &str,
+    shape: Shape,
+) -> FanoutMeasured {
+    r.unwrap_or_else(|e| {
+        let why = format!("{e:#}");
+        eprintln!("{side} failed at {shape:?}: {why}");
+        FanoutMeasured {
+            failed: Some(why),
+            ..FanoutMeasured::default()
+        }
+    })
 }
 
 /// Hive's puts through a RemoteStore.
@@ -428,7 +443,13 @@ fn case_line(c: &CaseResult) -> String {
             m.resumed,
         );
         if let Some(e) = &m.first_error {
-            s += &format!(" ({} errors, first: {e})", m.receive_errors);
+            s += &format!(" ({} receive errors, first: {e})", m.receive_errors);
+        }
+        if m.put_errors > 0 {
+            s += &format!(" ({} put errors)", m.put_errors);
+        }
+        if let Some(e) = &m.failed {
+            s += &format!(" FAILED: {e}");
         }
         s
     };
