@@ -6,7 +6,7 @@
 //! the per-resource storage layer ([`storage`]) over `hive_raftstore::Store`
 //! or `RemoteStore` ([`kv`]), the rkyv envelope objects are stored in and
 //! selectors read ([`envelope`]), patches ([`patch`]), the in-process client
-//! ([`local`]).
+//! ([`local`]), and the client and server over QUIC ([`remote`]).
 //!
 //! What does not: HTTP (the REST edge, `rest/`), decoding manifests and
 //! validation rules themselves (`crate::api`).
@@ -17,6 +17,7 @@ pub mod error;
 pub mod kv;
 pub mod local;
 pub mod patch;
+pub mod remote;
 pub mod rest;
 pub mod storage;
 
@@ -29,4 +30,5 @@ pub use error::{ApiError, ApiResult};
 pub use kv::Kv;
 pub use local::LocalApiClient;
 pub use patch::PatchApplier;
+pub use remote::{ApiQuicServer, RemoteApiClient, RemoteApiOptions};
 pub use storage::Storage;

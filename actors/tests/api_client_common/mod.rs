@@ -66,6 +66,48 @@ pub async fn local() -> Fixture {
     }
 }
 
+/// The client over QUIC: an `ApiQuicServer` on its own endpoint over the
+/// same kind of store, and a client endpoint with a certificate from the
+/// same cluster CA, both on loopback.
+pub async fn remote() -> Fixture {
+    use hive_actors::apiserver::{ApiQuicServer, RemoteApiClient, RemoteApiOptions};
+    use hive_transport::{ClusterCa, Endpoint, EndpointConfig, MemberName, Role};
+
+    let (dir, cluster) = store().await;
+    let kv = Kv::from(cluster.store());
+    let ca = ClusterCa::generate().expect("cluster CA");
+    let server_name = MemberName::new("apiserver").expect("name");
+    let server_id = ca
+        .issue(&server_name, Role::Member)
+        .expect("server identity");
+    let client_id = ca
+        .issue(&MemberName::new("controller").expect("name"), Role::Member)
+        .expect("client identity");
+    let loopback = EndpointConfig {
+        listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        ..EndpointConfig::default()
+    };
+    let server = ApiQuicServer::new(Storage::new(kv.clone()), Duration::from_millis(500));
+    let server_ep =
+        Endpoint::bind(&server_id, loopback.clone(), server.router()).expect("server endpoint");
+    let addr = server_ep.local_addr().expect("server address");
+    let client = RemoteApiClient::connect(
+        &client_id,
+        loopback,
+        server_name,
+        addr,
+        RemoteApiOptions::default(),
+    )
+    .expect("client endpoint");
+    Fixture {
+        client: Arc::new(client),
+        kv,
+        cluster,
+        keep: vec![Box::new(server_ep)],
+        _dir: dir,
+    }
+}
+
 /// A namespace object.
 pub fn namespace(name: &str) -> Object {
     let mut ns = core::Namespace::default();

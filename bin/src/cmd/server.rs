@@ -11,6 +11,12 @@
 //! or by itself with `--join <member address>`. When ready it prints one line to stdout,
 //! `hive server <name> listening on <ip:port>`, for a parent process to wait on.
 //! SIGTERM or ctrl-c stops it cleanly: Raft shut down, endpoint closed, peers told.
+//!
+//! It also serves Kubernetes' REST API over HTTPS (`--api-listen`, by default
+//! `127.0.0.1:6443` for a `--bootstrap` member and off otherwise), with a certificate
+//! from the cluster CA, and writes a kubeconfig for the admin user (`--kubeconfig`,
+//! default `<data-dir>/admin.kubeconfig`), announced on a second stdout line:
+//! `hive server <name> REST API on https://<addr>, kubeconfig <path>`.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -20,6 +26,13 @@ use std::time::Duration;
 
 use actix::Arbiter;
 use anyhow::{bail, Context as _};
+use hive_actors::apiserver::kv::Kv;
+use hive_actors::apiserver::rest::kubeconfig::{load_or_create_token, pem};
+use hive_actors::apiserver::rest::{
+    Authenticator, Kubeconfig, RestConfig, RestServer, RestServerError,
+};
+use hive_actors::apiserver::storage::Storage;
+use hive_actors::apiserver::LocalApiClient;
 use hive_raftstore::cluster::{
     member_child_name, start_supervised_member, ClusterOptions, MemberNetwork,
 };
@@ -27,6 +40,7 @@ use hive_raftstore::lessor::{Clock, SkewableClock};
 use hive_raftstore::network::{PeerAddr, QuicRaftNetwork, RaftRpcTimeouts};
 use hive_raftstore::remote::{RemoteOptions, RemoteStore, StoreServer, StoreServerOptions};
 use hive_raftstore::shard::{RaftInbox, ShardSlot};
+use hive_raftstore::store::{ShardGroup, ShardMap, Store, StoreOptions};
 use hive_raftstore::{NodeId, ShardId};
 use hive_transport::supervise::RemoveChild;
 use hive_transport::{ClusterCa, Endpoint, EndpointConfig, Identity, MemberName, Role, Router};
@@ -65,7 +79,25 @@ pub struct Args {
     /// The shard this member serves.
     #[arg(long, default_value_t = 1)]
     shard: u32,
+    /// Serve Kubernetes' REST API over HTTPS here (port 0: any free port). Default for a
+    /// `--bootstrap` member: 127.0.0.1:6443 (skipped with a warning if taken).
+    #[arg(long, value_name = "IP:PORT")]
+    api_listen: Option<SocketAddr>,
+    /// Do not serve the REST API.
+    #[arg(long, conflicts_with = "api_listen")]
+    no_api: bool,
+    /// Also serve the REST API over plain HTTP on this loopback address; every request
+    /// on it acts as the admin. For local debugging only.
+    #[arg(long, value_name = "127.0.0.1:PORT")]
+    api_insecure_listen: Option<SocketAddr>,
+    /// Where to write the admin kubeconfig; default `<data-dir>/admin.kubeconfig`.
+    #[arg(long)]
+    kubeconfig: Option<PathBuf>,
 }
+
+/// The REST API's address when a bootstrap member is given none.
+const DEFAULT_API_LISTEN: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 6443);
 
 /// A `--peer` value: a node id and the member's address.
 #[derive(Clone, Debug)]
@@ -161,9 +193,23 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     tracing::info!(member = %name, %node, %shard, addr = %me, bootstrap = args.bootstrap, "member starting");
 
     let running = wait_running(&slot, Duration::from_secs(120)).await;
-    let result = match running {
-        Ok(()) => {
+    let rest = match &running {
+        Ok(()) => start_rest(
+            &args, &ca_dir, &identity, &name, shard, node, &slot, &endpoint, &me,
+        ),
+        Err(_) => Ok(None),
+    };
+    let result = match (running, rest) {
+        (Err(e), _) | (Ok(()), Err(e)) => Err(e),
+        (Ok(()), Ok(rest)) => {
             println!("hive server {name} listening on {}", me.addr);
+            if let Some((server, kubeconfig)) = &rest {
+                println!(
+                    "hive server {name} REST API on https://{}, kubeconfig {}",
+                    server.addr,
+                    kubeconfig.display()
+                );
+            }
             if let Some(join) = &args.join {
                 let mut targets = vec![parse_member_addr(join).map_err(anyhow::Error::msg)?];
                 targets.extend(args.peers.iter().map(|p| p.addr.clone()));
@@ -177,9 +223,12 @@ async fn serve(args: Args) -> anyhow::Result<()> {
                 );
                 actix::spawn(joiner);
             }
-            wait_for_signal().await
+            let waited = wait_for_signal().await;
+            if let Some((server, _)) = rest {
+                server.stop().await;
+            }
+            waited
         }
-        Err(e) => Err(e),
     };
 
     tracing::info!(member = %name, "shutting down");
@@ -206,6 +255,91 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     let _ = tokio::time::timeout(Duration::from_secs(2), endpoint.close()).await;
     tracing::info!(member = %name, "stopped");
     result
+}
+
+/// Starts the REST API as the flags say, and writes the admin kubeconfig; `None`
+/// when it is off (or its default address is taken).
+#[allow(clippy::too_many_arguments)]
+fn start_rest(
+    args: &Args,
+    ca_dir: &Path,
+    identity: &Identity,
+    name: &MemberName,
+    shard: ShardId,
+    node: NodeId,
+    slot: &ShardSlot,
+    endpoint: &Endpoint,
+    me: &PeerAddr,
+) -> anyhow::Result<Option<(RestServer, PathBuf)>> {
+    let (listen, explicit) = match (args.api_listen, args.no_api, args.bootstrap) {
+        (_, true, _) => return Ok(None),
+        (Some(addr), false, _) => (addr, true),
+        (None, false, true) => (DEFAULT_API_LISTEN, false),
+        (None, false, false) => return Ok(None),
+    };
+    // A single member reads and writes its own shard in process; a member with peers
+    // goes through the QUIC client, which follows the leader wherever it is.
+    let kv: Kv = if args.peers.is_empty() {
+        let group = ShardGroup::new();
+        group.add(node, slot.clone());
+        Store::new(ShardMap::single(shard, group), StoreOptions::default()).into()
+    } else {
+        let mut members = vec![me.clone()];
+        members.extend(args.peers.iter().map(|p| p.addr.clone()));
+        RemoteStore::new(
+            endpoint.clone(),
+            members,
+            RemoteOptions {
+                shard,
+                ..RemoteOptions::default()
+            },
+        )
+        .into()
+    };
+    let client = Arc::new(LocalApiClient::new(Storage::new(kv)));
+    let rest_dir = args.data_dir.join("rest");
+    let token = load_or_create_token(&rest_dir.join("admin-token"))
+        .with_context(|| format!("the admin token in {}", rest_dir.display()))?;
+    let ca =
+        ClusterCa::load(ca_dir).with_context(|| format!("cluster CA in {}", ca_dir.display()))?;
+    let admin_name = MemberName::new("admin").context("the admin's name")?;
+    let admin = Identity::load_or_issue(&rest_dir, &ca, &admin_name, Role::Member)
+        .context("the admin's client certificate")?;
+    let config = RestConfig {
+        listen,
+        identity: identity.clone(),
+        auth: Authenticator::new([(token.clone(), "admin".to_owned())]),
+        insecure_listen: args.api_insecure_listen,
+        client,
+        workers: 2,
+    };
+    let server = match RestServer::start(config) {
+        Ok(server) => server,
+        Err(error @ RestServerError::Bind { .. }) if !explicit => {
+            tracing::warn!(%error, "REST API not served: its default address is taken (pass --api-listen)");
+            return Ok(None);
+        }
+        Err(error) => return Err(error).context("starting the REST API"),
+    };
+    let kubeconfig = Kubeconfig {
+        server: format!("https://{}", server.addr),
+        ca_pem: ca.cert_pem().to_owned(),
+        tls_server_name: name.to_string(),
+        token,
+        client_cert: Some((
+            pem("CERTIFICATE", &admin.cert_chain()[0]),
+            pem("PRIVATE KEY", admin.private_key().secret_der()),
+        )),
+    };
+    let path = args
+        .kubeconfig
+        .clone()
+        .unwrap_or_else(|| args.data_dir.join("admin.kubeconfig"));
+    kubeconfig
+        .write(&path)
+        .with_context(|| format!("writing the kubeconfig {}", path.display()))?;
+    tracing::info!(addr = %server.addr, kubeconfig = %path.display(), "REST API serving");
+    Ok(Some((server, path)))
 }
 
 /// The CA from `ca_dir` (created if there is none) and this member's certificate from

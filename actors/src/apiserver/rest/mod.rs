@@ -17,6 +17,7 @@ pub mod auth;
 pub mod discovery;
 pub mod handlers;
 pub mod kubeconfig;
+pub mod openapi;
 pub mod path;
 pub mod status;
 pub mod strategic;
@@ -194,6 +195,11 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/readyz", web::get().to(health))
         .route("/version", web::get().to(version))
         .route("/version/", web::get().to(version))
+        .route("/openapi/v3", web::get().to(openapi_root))
+        .route(
+            "/openapi/v3/{tail:.*}",
+            web::get().to(openapi_group_version),
+        )
         .route("/api", web::to(handlers::api))
         .route("/api/", web::to(handlers::api))
         .route("/api/{tail:.*}", web::to(handlers::api))
@@ -209,6 +215,22 @@ async fn health() -> HttpResponse {
 
 async fn version() -> HttpResponse {
     HttpResponse::Ok().json(discovery::version_info())
+}
+
+async fn openapi_root() -> HttpResponse {
+    HttpResponse::Ok().json(openapi::root())
+}
+
+async fn openapi_group_version(req: HttpRequest) -> Result<HttpResponse, RestError> {
+    let rest = req.path().trim_start_matches("/openapi/v3/");
+    let parts: Vec<&str> = rest.split('/').collect();
+    let doc = match parts.as_slice() {
+        ["api", version] => openapi::group_version("", version),
+        ["apis", group, version] => openapi::group_version(group, version),
+        _ => None,
+    };
+    doc.map(|d| HttpResponse::Ok().json(d))
+        .ok_or_else(|| RestError::no_route(req.path()))
 }
 
 async fn no_route(req: HttpRequest) -> Result<HttpResponse, RestError> {

@@ -2,6 +2,7 @@
 //! Every result carries the command that produced it, the machine and the date.
 
 mod all;
+mod api;
 mod ceilings;
 // Without the `etcd` feature the harness is compiled and tested but not driven.
 #[cfg_attr(not(feature = "etcd"), allow(dead_code))]
@@ -19,7 +20,7 @@ mod watch;
 use clap::Subcommand;
 
 /// Whether `hive bench api` is built in (`hive bench all` runs it when it is).
-const API_BENCH: bool = false;
+const API_BENCH: bool = true;
 
 #[derive(Subcommand, Debug)]
 pub enum BenchCmd {
@@ -33,6 +34,9 @@ pub enum BenchCmd {
     Idle(idle::Args),
     /// The machine's limits: fdatasync, loopback UDP and QUIC, memory copy.
     Ceilings(ceilings::Args),
+    /// The API storage path: create/get/update/list through the local and the QUIC
+    /// ApiClient, and field-selector cost on archived objects versus decoding.
+    Api(api::Args),
     /// Every workload end to end (`--quick`: tiny sizes for CI).
     All(all::Args),
 }
@@ -44,6 +48,7 @@ pub fn run(cmd: BenchCmd) -> anyhow::Result<()> {
         BenchCmd::Watch(a) => watch::run(a),
         BenchCmd::Idle(a) => idle::run(a),
         BenchCmd::Ceilings(a) => ceilings::run(a),
+        BenchCmd::Api(a) => api::run(a),
         BenchCmd::All(a) => all::run(a),
     }
 }
