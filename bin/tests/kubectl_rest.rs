@@ -259,8 +259,8 @@ fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
 
 /// kubectl applies, re-applies (strategic merge patch), reads in every output
 /// format, describes, scales, labels, annotates, edits and deletes a small
-/// application through the server's own kubeconfig, and a watch prints changes as
-/// they happen.
+/// application through the server's own kubeconfig, a watch prints changes as they
+/// happen, and explain reads the kinds' schemas.
 #[test]
 fn kubectl_drives_an_application_through_its_whole_life() {
     let s = Server::start();
@@ -269,6 +269,21 @@ fn kubectl_drives_an_application_through_its_whole_life() {
 
     let out = s.kubectl(&["version"]);
     assert!(out.contains("Server Version: v1.32"), "{out}");
+
+    // kubectl explain reads the kinds' schemas from /openapi/v3.
+    let explained = s.kubectl(&["explain", "deployment.spec"]);
+    for needle in [
+        "KIND:       Deployment",
+        "VERSION:    v1",
+        "FIELD: spec <DeploymentSpec>",
+        "replicas\t<integer>",
+        "template\t<PodTemplateSpec> -required-",
+    ] {
+        assert!(
+            explained.contains(needle),
+            "explain lacks {needle:?}: {explained}"
+        );
+    }
 
     let out = s.kubectl(&["apply", "-f", manifest]);
     for line in [

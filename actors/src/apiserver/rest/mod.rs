@@ -225,11 +225,11 @@ async fn openapi_group_version(req: HttpRequest) -> Result<HttpResponse, RestErr
     let rest = req.path().trim_start_matches("/openapi/v3/");
     let parts: Vec<&str> = rest.split('/').collect();
     let doc = match parts.as_slice() {
-        ["api", version] => openapi::group_version("", version),
-        ["apis", group, version] => openapi::group_version(group, version),
+        ["api", version] => openapi::group_version_text("", version),
+        ["apis", group, version] => openapi::group_version_text(group, version),
         _ => None,
     };
-    doc.map(|d| HttpResponse::Ok().json(d))
+    doc.map(|d| HttpResponse::Ok().content_type("application/json").body(d))
         .ok_or_else(|| RestError::no_route(req.path()))
 }
 

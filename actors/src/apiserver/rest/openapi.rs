@@ -10,6 +10,10 @@
 
 use serde_json::{json, Map, Value};
 
+use std::sync::OnceLock;
+
+use schemars::gen::SchemaSettings;
+
 use crate::api::object::{ResourceInfo, RESOURCES};
 
 use super::discovery;
@@ -167,7 +171,7 @@ pub fn group_version(group: &str, version: &str) -> Option<Value> {
                 "post": operation(r, "post", &format!("create{id}"), write_params(), &schema),
             }),
         );
-        schemas.insert(schema, kind_schema(r));
+        add_kind_schema(r, &mut schemas);
     }
     Some(json!({
         "openapi": "3.0.0",
@@ -177,13 +181,117 @@ pub fn group_version(group: &str, version: &str) -> Option<Value> {
     }))
 }
 
-/// The schema of a kind: an object with the kind's group-version-kind extension.
-fn kind_schema(info: &ResourceInfo) -> Value {
-    json!({
-        "type": "object",
-        "description": format!("{} ({}).", info.kind, info.api_version()),
-        "x-kubernetes-group-version-kind": [gvk(info)],
-    })
+/// [`group_version`] as JSON text, built once per process (the documents are a pure
+/// function of the registry).
+pub fn group_version_text(group: &str, version: &str) -> Option<&'static str> {
+    static DOCS: OnceLock<Vec<(&'static str, &'static str, String)>> = OnceLock::new();
+    let docs = DOCS.get_or_init(|| {
+        let mut out: Vec<(&'static str, &'static str, String)> = Vec::new();
+        for r in RESOURCES.iter() {
+            if out.iter().any(|(g, v, _)| *g == r.group && *v == r.version) {
+                continue;
+            }
+            if let Some(doc) = group_version(r.group, r.version) {
+                out.push((r.group, r.version, doc.to_string()));
+            }
+        }
+        out
+    });
+    docs.iter()
+        .find(|(g, v, _)| *g == group && *v == version)
+        .map(|(_, _, text)| text.as_str())
+}
+
+/// The schema of a kind, from Kubernetes' own definitions (k8s-openapi), with the
+/// group-version-kind extension kubectl finds it by; `schemas` receives it and
+/// every schema it refers to.
+fn add_kind_schema(info: &ResourceInfo, schemas: &mut Map<String, Value>) {
+    let mut gen = SchemaSettings::openapi3().into_generator();
+    let found = kind_schemas::subschema(info, &mut gen);
+    for (name, schema) in gen.take_definitions() {
+        let mut value = serde_json::to_value(schema).unwrap_or(Value::Null);
+        ref_siblings_to_all_of(&mut value);
+        schemas.insert(name, value);
+    }
+    let name = schema_name(info);
+    if !found {
+        schemas.insert(
+            name.clone(),
+            json!({"type": "object", "description": format!("{} ({}).", info.kind, info.api_version())}),
+        );
+    }
+    if let Some(Value::Object(schema)) = schemas.get_mut(&name) {
+        schema.insert("x-kubernetes-group-version-kind".into(), json!([gvk(info)]));
+    }
+}
+
+/// OpenAPI 3.0 ignores the siblings of a `$ref`; Kubernetes' documents therefore
+/// write a described reference as `allOf: [{$ref}]` plus the description, and
+/// kubectl explain reads them that way.
+fn ref_siblings_to_all_of(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            if map.len() > 1 {
+                if let Some(r) = map.remove("$ref") {
+                    map.insert("allOf".into(), json!([{ "$ref": r }]));
+                }
+            }
+            map.values_mut().for_each(ref_siblings_to_all_of);
+        }
+        Value::Array(items) => items.iter_mut().for_each(ref_siblings_to_all_of),
+        _ => {}
+    }
+}
+
+/// The k8s-openapi type of each served kind.
+mod kind_schemas {
+    use k8s_openapi::api::{
+        apps, autoscaling, batch, coordination, core, discovery, networking, rbac,
+    };
+    use schemars::gen::SchemaGenerator;
+
+    use crate::api::object::ResourceInfo;
+
+    /// Adds the schema of `info`'s kind (and what it refers to) to `gen`; false if
+    /// the kind has no known schema.
+    pub fn subschema(info: &ResourceInfo, gen: &mut SchemaGenerator) -> bool {
+        macro_rules! kinds {
+            ($($group:literal, $kind:literal => $ty:ty;)*) => {
+                match (info.group, info.kind) {
+                    $(($group, $kind) => { gen.subschema_for::<$ty>(); true })*
+                    _ => false,
+                }
+            };
+        }
+        kinds! {
+            "", "Namespace" => core::v1::Namespace;
+            "", "Pod" => core::v1::Pod;
+            "", "Node" => core::v1::Node;
+            "", "Service" => core::v1::Service;
+            "", "Endpoints" => core::v1::Endpoints;
+            "", "ConfigMap" => core::v1::ConfigMap;
+            "", "Secret" => core::v1::Secret;
+            "", "Event" => core::v1::Event;
+            "", "ServiceAccount" => core::v1::ServiceAccount;
+            "", "PersistentVolume" => core::v1::PersistentVolume;
+            "", "PersistentVolumeClaim" => core::v1::PersistentVolumeClaim;
+            "apps", "Deployment" => apps::v1::Deployment;
+            "apps", "ReplicaSet" => apps::v1::ReplicaSet;
+            "apps", "StatefulSet" => apps::v1::StatefulSet;
+            "apps", "DaemonSet" => apps::v1::DaemonSet;
+            "apps", "ControllerRevision" => apps::v1::ControllerRevision;
+            "batch", "Job" => batch::v1::Job;
+            "batch", "CronJob" => batch::v1::CronJob;
+            "coordination.k8s.io", "Lease" => coordination::v1::Lease;
+            "discovery.k8s.io", "EndpointSlice" => discovery::v1::EndpointSlice;
+            "networking.k8s.io", "Ingress" => networking::v1::Ingress;
+            "autoscaling", "HorizontalPodAutoscaler" => autoscaling::v2::HorizontalPodAutoscaler;
+            "rbac.authorization.k8s.io", "Role" => rbac::v1::Role;
+            "rbac.authorization.k8s.io", "ClusterRole" => rbac::v1::ClusterRole;
+            "rbac.authorization.k8s.io", "RoleBinding" => rbac::v1::RoleBinding;
+            "rbac.authorization.k8s.io", "ClusterRoleBinding" => rbac::v1::ClusterRoleBinding;
+        }
+    }
 }
 
 #[cfg(test)]
@@ -230,5 +338,45 @@ mod tests {
             .is_some());
         assert!(core["paths"].get("/api/v1/nodes/{name}").is_some());
         assert!(group_version("apps", "v9").is_none());
+    }
+
+    /// Each kind's schema is Kubernetes' own, found by its GVK extension, and the
+    /// schemas it refers to are in the same document, referenced the way kubectl
+    /// explain follows them.
+    #[test]
+    fn kind_schemas_are_kubernetes_definitions_with_resolvable_refs() {
+        let doc = group_version("apps", "v1").expect("apps");
+        let schemas = doc["components"]["schemas"].as_object().expect("schemas");
+        let deployment = &schemas["io.k8s.api.apps.v1.Deployment"];
+        assert_eq!(
+            deployment["x-kubernetes-group-version-kind"][0]["kind"],
+            "Deployment"
+        );
+        let spec_ref = deployment["properties"]["spec"]["allOf"][0]["$ref"]
+            .as_str()
+            .expect("spec is a described reference");
+        let spec_name = spec_ref.trim_start_matches("#/components/schemas/");
+        let spec = &schemas[spec_name];
+        assert!(spec["properties"]["replicas"]["description"]
+            .as_str()
+            .is_some_and(|d| d.contains("desired pods")));
+        fn refs(v: &Value, out: &mut Vec<String>) {
+            match v {
+                Value::Object(m) => {
+                    if let Some(Value::String(r)) = m.get("$ref") {
+                        out.push(r.clone());
+                    }
+                    m.values().for_each(|v| refs(v, out));
+                }
+                Value::Array(a) => a.iter().for_each(|v| refs(v, out)),
+                _ => {}
+            }
+        }
+        let mut all = Vec::new();
+        refs(&doc, &mut all);
+        for r in all {
+            let name = r.trim_start_matches("#/components/schemas/");
+            assert!(schemas.contains_key(name), "dangling {r}");
+        }
     }
 }
