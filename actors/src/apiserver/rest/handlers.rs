@@ -21,7 +21,7 @@ use super::status::RestError;
 use super::strategic;
 use super::table::{self, IncludeObject};
 use super::{RestState, MAX_BODY_BYTES};
-use crate::api::decode::{decode_object, decode_value_as, Format};
+use crate::api::decode::{decode_value_as, Format};
 use crate::api::object::ResourceInfo;
 use crate::api::{Object, Scale, Time};
 use crate::apiserver::{
@@ -389,17 +389,46 @@ fn strict(query: &Query) -> Result<bool, RestError> {
     }
 }
 
-/// Decodes a body into an object of `target`'s kind in `target`'s namespace.
+/// Decodes a body into an object of `target`'s kind in `target`'s namespace. A body
+/// without `apiVersion` and `kind` is taken as the URL's kind, as Kubernetes does
+/// (the official clients leave them out).
 fn decode_body(
     req: &HttpRequest,
     target: &Target,
     query: &Query,
     body: &[u8],
 ) -> Result<(Object, Vec<String>), RestError> {
-    let format = body_format(req)?;
-    let (mut object, warnings) = decode_object(body, format, strict(query)?)
+    body_format(req)?;
+    let mut value = parse_body_value(req, body)?;
+    let Some(map) = value.as_object_mut() else {
+        return Err(RestError::bad_request(
+            "couldn't get version/kind; json parse error: expected an object",
+        ));
+    };
+    let info = target.info;
+    for (field, default) in [
+        ("apiVersion", info.api_version()),
+        ("kind", info.kind.to_owned()),
+    ] {
+        if map
+            .get(field)
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
+            map.insert(field.to_owned(), Value::String(default));
+        }
+    }
+    let api_version = map.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    let kind = map.get("kind").and_then(Value::as_str).unwrap_or("");
+    if api_version != info.api_version() || kind != info.kind {
+        return Err(RestError::bad_request(format!(
+            "the API version in the data ({api_version}) does not match the expected API version ({}) or the kind ({kind}) the expected kind ({})",
+            info.api_version(),
+            info.kind
+        )));
+    }
+    let (mut object, warnings) = decode_value_as(info, value, strict(query)?)
         .map_err(|e| RestError::bad_request(e.to_string()))?;
-    check_kind(target.info, &object)?;
     place(target, &mut object)?;
     let ignore = query.get("fieldValidation") == Some("Ignore");
     let warnings = if ignore {
@@ -408,19 +437,6 @@ fn decode_body(
         warnings.iter().map(ToString::to_string).collect()
     };
     Ok((object, warnings))
-}
-
-fn check_kind(info: &ResourceInfo, object: &Object) -> Result<(), RestError> {
-    if object.info() != info {
-        return Err(RestError::bad_request(format!(
-            "the API version in the data ({}) does not match the expected API version ({}) or the kind ({}) the expected kind ({})",
-            object.info().api_version(),
-            info.api_version(),
-            object.info().kind,
-            info.kind
-        )));
-    }
-    Ok(())
 }
 
 /// Puts the object in the URL's namespace (checking one it names itself) and, for a
