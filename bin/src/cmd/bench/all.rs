@@ -78,6 +78,9 @@ fn plan(quick: bool, data_dir: &Path, skip_etcd: bool) -> Vec<(&'static str, Vec
     for (name, args) in &mut plan {
         if quick {
             args.push("--quick".into());
+        } else if *name == "store" {
+            // The two value sizes; --quick keeps the default (256 B) only.
+            args.extend(["--value-size".to_string(), "256,4096".to_string()]);
         }
         if skip_etcd && matches!(*name, "store" | "watch" | "idle") {
             args.push("--skip-etcd".into());
