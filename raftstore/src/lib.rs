@@ -18,6 +18,7 @@ pub mod lessor;
 pub mod log;
 pub mod mvcc;
 pub mod network;
+pub mod planted;
 pub mod raft_types;
 pub mod remote;
 pub mod shard;

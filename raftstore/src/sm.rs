@@ -64,6 +64,7 @@ impl SmHandle {
 
     /// Registers a watcher; past revisions are served from history, then live events.
     pub fn watch(&self, req: WatchRequest) -> StoreResult<(WatchId, WatchReceiver)> {
+        let req = crate::planted::resume_late(req);
         let mut st = self.shared.state.lock();
         let SmState { mvcc, hub, .. } = &mut *st;
         let start = req.start_revision;

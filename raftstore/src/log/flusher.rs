@@ -285,6 +285,7 @@ fn run(inner: &Inner) {
 /// stopping or failed, or it was not persisted for [`COMMIT_PERSIST_INTERVAL`].
 fn round(inner: &Inner, q: &mut MutexGuard<'_, Queue>, last_commit_persist: &mut Instant) {
     let appends = mem::take(&mut q.appends);
+    let appends = crate::planted::ack_before_fsync(appends, |a| complete(a, &Ok(())));
     let barriers = mem::take(&mut q.barriers);
     let commit = q.commit_dirty
         && (!barriers.is_empty()
@@ -301,6 +302,7 @@ fn round(inner: &Inner, q: &mut MutexGuard<'_, Queue>, last_commit_persist: &mut
     q.in_flight = true;
 
     MutexGuard::unlocked(q, || {
+        crate::planted::put_off_fsync();
         let synced = match (failed, &target) {
             (Some(reason), _) => Err(reason),
             (None, Some(t)) if need_sync => inner

@@ -266,7 +266,7 @@ impl WatchHub {
             let Some(w) = self.watchers.get_mut(&id) else {
                 continue;
             };
-            if w.next > rev {
+            if w.next > rev || crate::planted::drop_watch_event(rev) {
                 continue; // starts in the future, or already has it from history
             }
             let Some(events) = encode_picked(rev, &batch.events, &events, &mut cache) else {

@@ -11,7 +11,8 @@
 //! - skew: the member's lease clock (a restart resets it).
 //! - disk: one `DiskFaults` switchboard shared by every member's log (the cluster has
 //!   one `LogOptions`), so a fault fires on whichever member touches its disk next and
-//!   cannot be aimed; needs the testkit feature `failpoints`.
+//!   cannot be aimed; and a killed member loses what its log had not synced, as after a
+//!   power cut. Needs a store built with `failpoints` (`hive_raftstore::planted`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::mpsc;
@@ -19,6 +20,7 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context};
 use hive_raftstore::cluster::{ClusterOptions, LocalCluster};
+use hive_raftstore::planted::{self, DiskSwitch};
 use hive_raftstore::{NodeId, Store};
 
 use super::{Capability, ClusterBackend, DiskFault};
@@ -58,8 +60,7 @@ pub struct LocalBackend {
     paused: BTreeMap<NodeId, mpsc::Sender<()>>,
     next_id: u64,
     election_timeout: Duration,
-    #[cfg(feature = "failpoints")]
-    disk: hive_raftstore::log::DiskFaults,
+    disk: Option<DiskSwitch>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -82,11 +83,9 @@ impl LocalBackend {
         o.progress_interval = Duration::from_millis(200);
         o.op_timeout = opts.client_deadline;
         o.store.deadline = opts.client_deadline;
-        #[cfg(feature = "failpoints")]
-        let disk = hive_raftstore::log::DiskFaults::default();
-        #[cfg(feature = "failpoints")]
-        {
-            o.log.faults = disk.clone();
+        let disk = planted::disk_switch(&mut o.log);
+        if let Some(d) = &disk {
+            d.lose_unsynced_on_kill();
         }
         let cluster = LocalCluster::start(&dir, n, o)
             .await
@@ -97,7 +96,6 @@ impl LocalBackend {
             paused: BTreeMap::new(),
             next_id: n + 1,
             election_timeout: Duration::from_millis(opts.election_timeout_ms.1),
-            #[cfg(feature = "failpoints")]
             disk,
             _dir: tmp,
         };
@@ -135,7 +133,7 @@ impl ClusterBackend for LocalBackend {
     }
 
     fn supports(&self, capability: Capability) -> bool {
-        capability != Capability::Disk || cfg!(feature = "failpoints")
+        capability != Capability::Disk || self.disk.is_some()
     }
 
     fn members(&self) -> Vec<NodeId> {
@@ -250,18 +248,14 @@ impl ClusterBackend for LocalBackend {
         if let Some(node) = node {
             bail!("the in-process backend cannot aim a disk fault at {node}: its members share one switchboard");
         }
-        #[cfg(feature = "failpoints")]
-        {
-            match fault {
-                DiskFault::FailNextFsync => self.disk.fail_next_fsync(),
-                DiskFault::TearNextWrite => self.disk.tear_next_write(),
-            }
-            Ok(())
+        let Some(disk) = &self.disk else {
+            bail!("disk fault {fault} needs a store built with the `failpoints` feature");
+        };
+        match fault {
+            DiskFault::FailNextFsync => disk.fail_next_fsync(),
+            DiskFault::TearNextWrite => disk.tear_next_write(),
         }
-        #[cfg(not(feature = "failpoints"))]
-        {
-            bail!("disk fault {fault} needs hive-testkit's `failpoints` feature")
-        }
+        Ok(())
     }
 
     async fn add_member(&mut self) -> anyhow::Result<NodeId> {

@@ -3,9 +3,10 @@
 //! clocks, break disks, change membership) and one, [`KvClient`], for what its clients
 //! do. Nemesis, workloads and the runner are written against these traits only, so the
 //! same scenario runs on the in-process backend ([`local::LocalBackend`], members on
-//! actix arbiters behind the in-process router) and, later, on a multi-process backend
-//! (hive processes in network namespaces, partitioned with nftables, paused with
-//! SIGSTOP, its clients over QUIC).
+//! actix arbiters behind the in-process router) and on the multi-process backend
+//! ([`process::ProcessBackend`]: hive processes in network namespaces, partitioned with
+//! nftables, paused with SIGSTOP, its clients over QUIC). [`suite`] is the behaviour
+//! both must show.
 //!
 //! Methods are `async` because a process backend must wait on processes and sockets; the
 //! futures need not be `Send`, since every run drives its backend from one task.
@@ -20,8 +21,11 @@ use hive_raftstore::{
 use serde::{Deserialize, Serialize};
 
 pub mod local;
+pub mod process;
+pub mod suite;
 
 pub use local::{LocalBackend, LocalOptions};
+pub use process::{ProcessBackend, ProcessClient, ProcessOptions};
 
 /// A one-shot disk fault: it fires at the next matching disk operation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -82,6 +86,14 @@ pub trait ClusterBackend {
 
     /// A client that follows the leader across faults and restarts.
     fn client(&self) -> Self::Client;
+
+    /// The client for a workload's client number `i`. Backends whose clients can be
+    /// pinned to different members (as real clients are to their endpoints) do so, so
+    /// the clients of one run see the cluster from different members.
+    fn client_for(&self, i: usize) -> Self::Client {
+        let _ = i;
+        self.client()
+    }
 
     /// The member leading in the highest term, if any member leads.
     async fn leader(&self) -> Option<NodeId>;

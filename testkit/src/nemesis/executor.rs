@@ -233,6 +233,23 @@ async fn apply<B: ClusterBackend>(backend: &mut B, fault: &Fault) -> (Vec<u64>, 
                 .unwrap_or_default();
             backend.partition(&groups)
         }
+        (Fault::LeaderMinority, _) => {
+            let members = backend.members();
+            let leader = resolve(backend, Target::Leader).await;
+            match leader {
+                Some(l) => {
+                    let others: Vec<NodeId> = members.into_iter().filter(|n| *n != l).collect();
+                    // A minority of the whole: the leader and fewer than half of the rest.
+                    let extra = (others.len() / 2).saturating_sub(1);
+                    let mut minority = vec![l];
+                    minority.extend(&others[..extra]);
+                    let majority = others[extra..].to_vec();
+                    hit = minority.iter().map(|n| n.0).collect();
+                    backend.partition(&[minority, majority])
+                }
+                None => Err(anyhow::anyhow!("no member to hit")),
+            }
+        }
         (Fault::Isolate { .. }, Some(n)) => backend.isolate(n),
         (Fault::CutOutbound { .. }, Some(n)) => {
             let others: Vec<NodeId> = backend.members().into_iter().filter(|o| *o != n).collect();
@@ -241,6 +258,14 @@ async fn apply<B: ClusterBackend>(backend: &mut B, fault: &Fault) -> (Vec<u64>, 
                 .try_for_each(|o| backend.cut_one_way(n, o))
         }
         (Fault::Kill { .. }, Some(n)) => backend.kill(n).await,
+        (Fault::Crash, _) => {
+            hit = backend.running().iter().map(|n| n.0).collect();
+            let mut done = Ok(());
+            for n in backend.running() {
+                done = done.and(backend.kill(n).await);
+            }
+            done
+        }
         (Fault::Pause { .. }, Some(n)) => backend.pause(n).await,
         (Fault::Skew { node, ms }, _) => {
             hit = vec![*node];
@@ -271,10 +296,21 @@ async fn undo<B: ClusterBackend>(
 ) -> anyhow::Result<()> {
     let first = hit.first().copied().map(NodeId);
     match (fault, first) {
-        (Fault::Partition { .. } | Fault::Isolate { .. } | Fault::CutOutbound { .. }, _) => {
-            backend.heal_network()
-        }
+        (
+            Fault::Partition { .. }
+            | Fault::LeaderMinority
+            | Fault::Isolate { .. }
+            | Fault::CutOutbound { .. },
+            _,
+        ) => backend.heal_network(),
         (Fault::Kill { .. }, Some(n)) => backend.restart(n).await,
+        (Fault::Crash, _) => {
+            let mut done = Ok(());
+            for &n in hit {
+                done = done.and(backend.restart(NodeId(n)).await);
+            }
+            done
+        }
         (Fault::Pause { .. }, Some(n)) => backend.resume(n).await,
         (Fault::Skew { .. }, Some(n)) => backend.skew_clock(n, 0),
         (Fault::AddMember, _) => {

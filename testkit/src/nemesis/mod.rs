@@ -38,7 +38,8 @@ pub enum NemesisKind {
     Pause,
     /// Moving a member's clock ahead or behind.
     Skew,
-    /// Failed fsyncs and torn writes.
+    /// Failed fsyncs, torn writes, and power cuts of every member at once that lose
+    /// what the logs had not synced.
     Disk,
     /// Adding a member, then removing it.
     Member,
@@ -139,6 +140,8 @@ pub enum Fault {
         /// The sides of the partition.
         groups: Vec<Vec<u64>>,
     },
+    /// A majority/minority partition with whoever leads on the minority side.
+    LeaderMinority,
     /// The target is cut off from every other member, both ways.
     Isolate {
         /// Who is cut off.
@@ -154,6 +157,9 @@ pub enum Fault {
         /// Who is killed.
         target: Target,
     },
+    /// Every member is killed at once, as by a power cut (where the backend can, each
+    /// loses what its log had not synced), and all restart when the fault ends.
+    Crash,
     /// The target is frozen, then thawed when the fault ends.
     Pause {
         /// Who is frozen.
@@ -179,13 +185,14 @@ impl Fault {
     /// The nemesis family this fault belongs to.
     pub fn kind(&self) -> NemesisKind {
         match self {
-            Fault::Partition { .. } | Fault::Isolate { .. } | Fault::CutOutbound { .. } => {
-                NemesisKind::Partition
-            }
+            Fault::Partition { .. }
+            | Fault::LeaderMinority
+            | Fault::Isolate { .. }
+            | Fault::CutOutbound { .. } => NemesisKind::Partition,
             Fault::Kill { .. } => NemesisKind::Kill,
             Fault::Pause { .. } => NemesisKind::Pause,
             Fault::Skew { .. } => NemesisKind::Skew,
-            Fault::Disk { .. } => NemesisKind::Disk,
+            Fault::Disk { .. } | Fault::Crash => NemesisKind::Disk,
             Fault::AddMember => NemesisKind::Member,
         }
     }
@@ -206,9 +213,11 @@ impl fmt::Display for Fault {
                     .collect();
                 write!(f, "partition {}", sides.join(" | "))
             }
+            Fault::LeaderMinority => write!(f, "partition leader minority"),
             Fault::Isolate { target } => write!(f, "isolate {target}"),
             Fault::CutOutbound { target } => write!(f, "cut-outbound {target}"),
             Fault::Kill { target } => write!(f, "kill {target}"),
+            Fault::Crash => write!(f, "crash all"),
             Fault::Pause { target } => write!(f, "pause {target}"),
             Fault::Skew { node, ms } => write!(f, "skew n{node} {ms:+}ms"),
             Fault::Disk { fault } => write!(f, "disk {fault}"),
@@ -261,6 +270,19 @@ impl Schedule {
     /// `1..=members`) from `seed`, with faults of the given kinds only. No kinds (or no
     /// room) gives an empty schedule.
     pub fn generate(seed: u64, duration: Duration, members: u64, kinds: &[NemesisKind]) -> Self {
+        Schedule::generate_with(seed, duration, members, kinds, false)
+    }
+
+    /// Like [`Schedule::generate`]; with `leader_churn`, every other fault is a kill of
+    /// whoever leads, so that faults which do not move leadership by themselves (clock
+    /// skew, disk faults, membership changes) are also exercised across leader changes.
+    pub fn generate_with(
+        seed: u64,
+        duration: Duration,
+        members: u64,
+        kinds: &[NemesisKind],
+        leader_churn: bool,
+    ) -> Self {
         let mut kinds = kinds.to_vec();
         kinds.sort();
         kinds.dedup();
@@ -268,13 +290,20 @@ impl Schedule {
         let total = duration.as_millis() as u64;
         let mut faults = Vec::new();
         let mut at = rng.gen_range(FIRST_AT.0..=FIRST_AT.1);
-        while !kinds.is_empty() {
+        while !kinds.is_empty() || leader_churn {
             let hold = rng.gen_range(HOLD.0..=HOLD.1);
             if at + hold + TAIL > total {
                 break;
             }
-            let kind = kinds[rng.gen_range(0..kinds.len())];
-            let fault = draw(&mut rng, kind, members.max(1));
+            let churn_turn = leader_churn && (kinds.is_empty() || faults.len() % 2 == 1);
+            let fault = if churn_turn {
+                Fault::Kill {
+                    target: Target::Leader,
+                }
+            } else {
+                let kind = kinds[rng.gen_range(0..kinds.len())];
+                draw(&mut rng, kind, members.max(1))
+            };
             faults.push(ScheduledFault {
                 at_ms: at,
                 fault,
@@ -305,21 +334,24 @@ impl Schedule {
 /// One fault of `kind` for a cluster of `members` (ids `1..=members`).
 fn draw(rng: &mut SmallRng, kind: NemesisKind, members: u64) -> Fault {
     let node = |rng: &mut SmallRng| rng.gen_range(1..=members);
+    // Mostly the leader: faults on followers rarely move leadership, and a run must see
+    // leader changes to test anything about them.
     let target = |rng: &mut SmallRng| {
-        if rng.gen_bool(0.5) {
+        if rng.gen_bool(0.8) {
             Target::Leader
         } else {
             Target::Node(rng.gen_range(1..=members))
         }
     };
     match kind {
-        NemesisKind::Partition => match rng.gen_range(0..3) {
+        NemesisKind::Partition => match rng.gen_range(0..4) {
             0 => Fault::Isolate {
                 target: target(rng),
             },
             1 => Fault::CutOutbound {
                 target: target(rng),
             },
+            2 => Fault::LeaderMinority,
             _ => {
                 let mut ids: Vec<u64> = (1..=members).collect();
                 ids.shuffle(rng);
@@ -344,6 +376,7 @@ fn draw(rng: &mut SmallRng, kind: NemesisKind, members: u64) -> Fault {
                 ms: if rng.gen_bool(0.5) { ms } else { -ms },
             }
         }
+        NemesisKind::Disk if rng.gen_bool(0.3) => Fault::Crash,
         NemesisKind::Disk => Fault::Disk {
             fault: if rng.gen_bool(0.5) {
                 DiskFault::FailNextFsync
@@ -415,6 +448,35 @@ mod tests {
             assert!(f.at() + f.duration() <= total);
         }
         assert!(Schedule::generate(7, total, 3, &[]).faults.is_empty());
+    }
+
+    /// With leader churn every other fault kills the leader, the rest are of the
+    /// requested kind; without kinds, churn alone still gives a schedule.
+    #[test]
+    fn leader_churn_alternates_leader_kills_with_the_requested_faults() {
+        let total = Duration::from_secs(30);
+        let s = Schedule::generate_with(5, total, 3, &[NemesisKind::Skew], true);
+        assert!(s.faults.len() >= 6, "{s:?}");
+        for (i, f) in s.faults.iter().enumerate() {
+            if i % 2 == 1 {
+                assert_eq!(
+                    f.fault,
+                    Fault::Kill {
+                        target: Target::Leader
+                    },
+                    "{s:?}"
+                );
+            } else {
+                assert_eq!(f.fault.kind(), NemesisKind::Skew, "{s:?}");
+            }
+        }
+        assert_ne!(s, Schedule::generate(5, total, 3, &[NemesisKind::Skew]));
+        let only = Schedule::generate_with(5, total, 3, &[], true);
+        assert!(!only.faults.is_empty());
+        assert!(only
+            .faults
+            .iter()
+            .all(|f| f.fault.kind() == NemesisKind::Kill));
     }
 
     /// The command-line spelling of nemesis lists round-trips.

@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::checker::history::{History, OpIndex};
-use crate::harness::{ClusterBackend, KvClient, LocalBackend, LocalOptions};
+use crate::harness::{
+    ClusterBackend, KvClient, LocalBackend, LocalOptions, ProcessBackend, ProcessOptions,
+};
 use crate::nemesis::{execute, NemesisKind, NemesisLog, Schedule};
 use crate::workload::{
     KvOptions, KvWorkload, RunClock, WatchOptions, WatchOutput, WatchWorkload, WorkloadKind,
@@ -21,9 +23,11 @@ use crate::workload::{
 
 mod judge;
 mod report;
+pub mod suite;
 
 pub use judge::judge;
 pub use report::{ChaosReport, OpStats, WatchStats};
+pub use suite::{SuiteConfig, SuiteReport, SuiteRun};
 
 /// What a chaos run does.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,6 +46,45 @@ pub struct ChaosConfig {
     pub liveness_election_timeouts: u32,
     /// After healing, how long watchers may take to reach the final revision.
     pub catch_up: Duration,
+    /// Every other fault kills the leader (see [`Schedule::generate_with`]).
+    #[serde(default)]
+    pub leader_churn: bool,
+    /// Which kind of cluster the run uses.
+    #[serde(default)]
+    pub backend: BackendKind,
+}
+
+/// Which cluster backend a run uses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    /// Members as actors in this process ([`LocalBackend`]).
+    #[default]
+    Local,
+    /// Members as `hive server` processes in network namespaces
+    /// ([`crate::harness::ProcessBackend`]).
+    Process,
+}
+
+impl std::fmt::Display for BackendKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            BackendKind::Local => "local",
+            BackendKind::Process => "process",
+        })
+    }
+}
+
+impl std::str::FromStr for BackendKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "local" => Ok(BackendKind::Local),
+            "process" => Ok(BackendKind::Process),
+            _ => Err(format!("unknown backend {s:?} (expected local or process)")),
+        }
+    }
 }
 
 impl ChaosConfig {
@@ -61,12 +104,20 @@ impl ChaosConfig {
             workload: WorkloadKind::Both,
             liveness_election_timeouts: 10,
             catch_up: Duration::from_secs(15),
+            leader_churn: false,
+            backend: BackendKind::Local,
         }
     }
 
     /// The fault schedule this configuration draws.
     pub fn schedule(&self) -> Schedule {
-        Schedule::generate(self.seed, self.duration, self.members, &self.nemesis)
+        Schedule::generate_with(
+            self.seed,
+            self.duration,
+            self.members,
+            &self.nemesis,
+            self.leader_churn,
+        )
     }
 
     /// The command that replays this run.
@@ -83,6 +134,12 @@ impl ChaosConfig {
         );
         if self.members != 3 {
             cmd.push_str(&format!(" --members {}", self.members));
+        }
+        if self.leader_churn {
+            cmd.push_str(" --leader-churn");
+        }
+        if self.backend != BackendKind::Local {
+            cmd.push_str(&format!(" --backend {}", self.backend));
         }
         cmd
     }
@@ -113,11 +170,20 @@ pub struct ChaosRecording {
     pub elapsed_ms: u64,
 }
 
-/// Runs `config` on a fresh in-process cluster and judges it. Needs an actix `System`.
+/// Runs `config` on a fresh cluster of the configured backend and judges it. Needs an
+/// actix `System`.
 pub async fn run(config: &ChaosConfig) -> anyhow::Result<ChaosReport> {
-    let mut backend = LocalBackend::start(config.members, LocalOptions::default()).await?;
-    let recording = record(&mut backend, config).await;
-    drop(backend);
+    let recording = match config.backend {
+        BackendKind::Local => {
+            let mut backend = LocalBackend::start(config.members, LocalOptions::default()).await?;
+            record(&mut backend, config).await
+        }
+        BackendKind::Process => {
+            let mut backend =
+                ProcessBackend::start(config.members, ProcessOptions::new(hive_binary()?)).await?;
+            record(&mut backend, config).await
+        }
+    };
     Ok(judge(&recording))
 }
 
@@ -130,6 +196,9 @@ pub async fn record<B: ClusterBackend>(backend: &mut B, config: &ChaosConfig) ->
     let limit = backend.election_timeout() * config.liveness_election_timeouts;
     let clock = RunClock::start();
     let kv = KvWorkload::new(KvOptions::default(), clock);
+    let kv_clients: Vec<B::Client> = (0..kv.options().clients)
+        .map(|i| backend.client_for(i))
+        .collect();
     let watch = WatchWorkload::new(WatchOptions::default());
     let stop = Cell::new(false);
     let mut write_after_heal = None;
@@ -145,7 +214,7 @@ pub async fn record<B: ClusterBackend>(backend: &mut B, config: &ChaosConfig) ->
     };
     let kv_load = async {
         if config.workload.kv() {
-            kv.run(&client, config.seed, &stop).await;
+            kv.run_each(&kv_clients, config.seed, &stop).await;
         }
     };
     let watch_load = async {
@@ -174,6 +243,16 @@ pub async fn record<B: ClusterBackend>(backend: &mut B, config: &ChaosConfig) ->
         write_after_heal_ms: write_after_heal.map(|d| d.as_millis() as u64),
         liveness_limit_ms: limit.as_millis() as u64,
         elapsed_ms: clock.started().elapsed().as_millis() as u64,
+    }
+}
+
+/// The `hive` binary member processes run: `$HIVE_BIN`, else this executable (which is
+/// `hive` when the run comes from `hive chaos`).
+pub fn hive_binary() -> anyhow::Result<std::path::PathBuf> {
+    match std::env::var_os("HIVE_BIN") {
+        Some(p) => Ok(p.into()),
+        None => std::env::current_exe()
+            .map_err(|e| anyhow::anyhow!("locating the hive binary (set HIVE_BIN): {e}")),
     }
 }
 

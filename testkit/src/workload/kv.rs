@@ -78,11 +78,21 @@ impl KvWorkload {
 
     /// Runs every client until `stop` is raised and their calls in flight finish.
     pub async fn run<C: KvClient>(&self, client: &C, seed: u64, stop: &Cell<bool>) {
-        let clients = (0..self.opts.clients).map(|i| {
+        let clients = vec![client.clone(); self.opts.clients];
+        self.run_each(&clients, seed, stop).await
+    }
+
+    /// Like [`KvWorkload::run`], client `i` calling through `clients[i % len]`.
+    pub async fn run_each<C: KvClient>(&self, clients: &[C], seed: u64, stop: &Cell<bool>) {
+        if clients.is_empty() {
+            return;
+        }
+        let loops = (0..self.opts.clients).map(|i| {
             let rng = SmallRng::seed_from_u64(seed ^ (0x6b76 + i as u64));
+            let client = &clients[i % clients.len()];
             self.client_loop(client, ClientId(i as u64), rng, stop)
         });
-        futures::future::join_all(clients).await;
+        futures::future::join_all(loops).await;
     }
 
     /// Reads every key once more (the durability check's final reads), recorded in the

@@ -1,0 +1,54 @@
+//! A member that serves linearizable reads without a read index (planted bug
+//! `stale-read`) answers stale reads once deposed; a short partition run on member
+//! processes, with clients pinned to different members, catches it within five seeds.
+//! Needs root, `ip netns` and `nft` (skipped with the reason otherwise) and a `hive`
+//! built with `hive-raftstore/failpoints` (the CI feature set).
+
+use std::time::Duration;
+
+use hive_raftstore::planted::{self, Bug};
+use hive_testkit::harness::process::unavailable;
+use hive_testkit::harness::{ProcessBackend, ProcessOptions};
+use hive_testkit::run::BackendKind;
+use hive_testkit::{judge, record, ChaosConfig, NemesisKind, WorkloadKind};
+
+/// Stale reads from a deposed leader are reported as linearizability violations.
+#[test]
+fn stale_reads_from_a_deposed_leader_are_caught_within_five_seeds() {
+    if let Some(why) = unavailable() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    if !planted::AVAILABLE {
+        eprintln!("skipped: planted bugs need hive-raftstore's `failpoints` feature");
+        return;
+    }
+    actix::System::new().block_on(async {
+        let mut caught = None;
+        for seed in 1..=5 {
+            let mut config = ChaosConfig::new(seed, Duration::from_secs(8));
+            config.nemesis = vec![NemesisKind::Partition];
+            config.workload = WorkloadKind::Kv;
+            config.backend = BackendKind::Process;
+            let mut opts = ProcessOptions::new(env!("CARGO_BIN_EXE_hive"));
+            opts.planted = vec![Bug::StaleRead];
+            let mut b = ProcessBackend::start(3, opts)
+                .await
+                .expect("member processes start");
+            let report = judge(&record(&mut b, &config).await);
+            drop(b);
+            eprintln!("---- stale-read, seed {seed} ----\n{report}");
+            let lin = report
+                .checks
+                .iter()
+                .find(|c| c.name == "linearizability")
+                .expect("linearizability was checked");
+            if !lin.violations.is_empty() {
+                caught = Some(seed);
+                break;
+            }
+        }
+        let seed = caught.expect("stale reads are caught within 5 seeds");
+        eprintln!("caught at seed {seed}");
+    });
+}
