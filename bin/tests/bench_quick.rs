@@ -106,6 +106,11 @@ fn bench_all_quick_fills_every_section_with_real_figures() {
     for case in cases {
         for side in sides {
             let m = &case[*side];
+            assert!(
+                m["failed"].is_null(),
+                "{side} failed: {} (case {case})",
+                m["failed"]
+            );
             for p in [
                 "puts",
                 "events_delivered",

@@ -156,8 +156,9 @@ pub fn run(mut args: Args) -> anyhow::Result<()> {
         args.streams = vec![4];
         args.connections = 2;
         args.writers = 2;
-        args.duration = Duration::from_millis(500);
-        args.drain = Duration::from_secs(3);
+        // Long enough that a loaded CI machine still gets puts through in every shape.
+        args.duration = Duration::from_millis(1500);
+        args.drain = Duration::from_secs(5);
         args.one_per_connection = 4;
     }
     if args.watchers.contains(&0)
