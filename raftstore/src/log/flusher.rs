@@ -211,7 +211,7 @@ impl Flusher {
     /// it unacknowledged and returns the active segment with the length last made
     /// durable, for the caller to cut it back to.
     pub(crate) fn stop(&mut self, kill: bool) -> Option<(Arc<File>, PathBuf, u64)> {
-        let tail = {
+        {
             let mut q = self.inner.queue.lock();
             q.shutdown = Some(if kill {
                 Shutdown::Kill
@@ -219,20 +219,24 @@ impl Flusher {
                 Shutdown::Clean
             });
             self.inner.wake.notify_all();
-            q.target.as_ref().map(|t| {
-                let durable_len = match q.durable_at {
-                    Some((first, len)) if first == t.first_index => len,
-                    _ => 0,
-                };
-                (t.file.clone(), t.path.clone(), durable_len)
-            })
-        };
+        }
         if let Some(thread) = self.thread.take() {
             if thread.join().is_err() {
                 tracing::error!("log flusher thread panicked");
             }
         }
-        tail
+        // Read what is durable only once the thread is gone: a group commit in flight
+        // when the kill arrived finishes its fdatasync and acknowledges its appends, so
+        // its bytes are durable and must survive the simulated power cut. (Reading it
+        // before the join cut back acknowledged entries: false "lost writes" in chaos.)
+        let q = self.inner.queue.lock();
+        q.target.as_ref().map(|t| {
+            let durable_len = match q.durable_at {
+                Some((first, len)) if first == t.first_index => len,
+                _ => 0,
+            };
+            (t.file.clone(), t.path.clone(), durable_len)
+        })
     }
 }
 
