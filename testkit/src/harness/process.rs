@@ -422,9 +422,14 @@ impl ProcessBackend {
             })?
             .context("reading the member's stdout")?;
         if line.as_deref() != Some(want.as_str()) {
+            // The directory goes with the backend: say what the member logged, here.
+            let logged = std::fs::read_to_string(&m.log).unwrap_or_default();
+            let tail: Vec<&str> = logged.lines().rev().take(15).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
             bail!(
-                "{node} did not start: its first line was {line:?} (see {})",
-                m.log.display()
+                "{node} did not start: its first line was {line:?}; the end of its log ({}):\n{}",
+                m.log.display(),
+                tail.join("\n")
             );
         }
         // Keep draining stdout so the member never blocks on a full pipe.
