@@ -96,7 +96,7 @@ pub enum ApiRequest {
     },
     /// `create`, `update` or `update_status` of the object in `json`.
     Write {
-        /// 0 create, 1 update, 2 status update.
+        /// [`VERB_CREATE`], [`VERB_UPDATE`] or [`VERB_UPDATE_STATUS`].
         verb: u8,
         /// The object as JSON.
         json: Vec<u8>,
@@ -395,9 +395,9 @@ impl ApiQuicServer {
                 let o = object(&body)?;
                 let opts = WriteOptions { dry_run };
                 let out = match verb {
-                    0 => s.create(o, &opts).await?,
-                    1 => s.update(o, &opts).await?,
-                    2 => s.update_status(o, &opts).await?,
+                    VERB_CREATE => s.create(o, &opts).await?,
+                    VERB_UPDATE => s.update(o, &opts).await?,
+                    VERB_UPDATE_STATUS => s.update_status(o, &opts).await?,
                     v => return Err(ApiError::bad_request(format!("unknown write verb {v}"))),
                 };
                 ApiReply::Object(json(&out)?)
@@ -601,7 +601,23 @@ fn rpc_error(e: RpcError) -> ApiError {
     }
 }
 
+/// The verbs of [`ApiRequest::Write`].
+const VERB_CREATE: u8 = 0;
+const VERB_UPDATE: u8 = 1;
+const VERB_UPDATE_STATUS: u8 = 2;
+
 impl RemoteApiClient {
+    /// Sends `object` for `verb`; the kind travels in the JSON (the server decodes by it).
+    async fn write(&self, verb: u8, mut object: Object, opts: WriteOptions) -> ApiResult<Object> {
+        object.set_type_meta();
+        let req = ApiRequest::Write {
+            verb,
+            json: json(&object)?,
+            dry_run: opts.dry_run,
+        };
+        self.call_object(req).await
+    }
+
     /// A client calling the API server `server` (already known to
     /// `endpoint`'s peers) through `endpoint`.
     pub fn new(endpoint: Endpoint, server: MemberName, opts: RemoteApiOptions) -> Self {
@@ -795,18 +811,7 @@ impl ApiClient for RemoteApiClient {
         object: Object,
         opts: WriteOptions,
     ) -> BoxFuture<'a, ApiResult<Object>> {
-        async move {
-            let mut object = object;
-            // The kind travels in the JSON (the server decodes by it).
-            object.set_type_meta();
-            let req = ApiRequest::Write {
-                verb: 0,
-                json: json(&object)?,
-                dry_run: opts.dry_run,
-            };
-            self.call_object(req).await
-        }
-        .boxed()
+        self.write(VERB_CREATE, object, opts).boxed()
     }
 
     fn update<'a>(
@@ -814,18 +819,7 @@ impl ApiClient for RemoteApiClient {
         object: Object,
         opts: WriteOptions,
     ) -> BoxFuture<'a, ApiResult<Object>> {
-        async move {
-            let mut object = object;
-            // The kind travels in the JSON (the server decodes by it).
-            object.set_type_meta();
-            let req = ApiRequest::Write {
-                verb: 1,
-                json: json(&object)?,
-                dry_run: opts.dry_run,
-            };
-            self.call_object(req).await
-        }
-        .boxed()
+        self.write(VERB_UPDATE, object, opts).boxed()
     }
 
     fn update_status<'a>(
@@ -833,18 +827,7 @@ impl ApiClient for RemoteApiClient {
         object: Object,
         opts: WriteOptions,
     ) -> BoxFuture<'a, ApiResult<Object>> {
-        async move {
-            let mut object = object;
-            // The kind travels in the JSON (the server decodes by it).
-            object.set_type_meta();
-            let req = ApiRequest::Write {
-                verb: 2,
-                json: json(&object)?,
-                dry_run: opts.dry_run,
-            };
-            self.call_object(req).await
-        }
-        .boxed()
+        self.write(VERB_UPDATE_STATUS, object, opts).boxed()
     }
 
     fn patch<'a>(
