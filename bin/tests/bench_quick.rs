@@ -138,4 +138,82 @@ fn bench_all_quick_fills_every_section_with_real_figures() {
         positive(&idle[*side], "server_rss_after_bytes");
         assert_eq!(num(&idle[*side], "watchers"), 200.0);
     }
+
+    let rest = &section(&all, "rest")["result"]["results"];
+    assert_eq!(rest["http_version"], "HTTP/1.1");
+    positive(rest, "pod_request_bytes");
+    positive(rest, "pod_response_bytes");
+    let crud = rest["crud"].as_array().expect("rest crud cases");
+    assert_eq!(crud.len(), 2, "concurrency 1 and 4: {crud:?}");
+    for case in crud {
+        for verb in ["create", "get", "list"] {
+            let v = &case[verb];
+            assert_eq!(num(v, "errors"), 0.0, "{verb}: {case}");
+            positive(v, "ops_per_sec");
+            positive(v, "latency/p50_ms");
+            assert!(num(v, "latency/p99_ms") >= num(v, "latency/p50_ms"), "{v}");
+            positive(v, "response_bytes_per_op");
+        }
+        // The quick list namespace holds 20 pods and every list returned them.
+        assert_eq!(num(case, "list_items"), 20.0, "{case}");
+        assert!(
+            num(case, "list/response_bytes_per_op") > 20.0 * num(rest, "pod_request_bytes") / 2.0,
+            "a list body carries its 20 pods: {case}"
+        );
+        positive(case, "server_rss_bytes");
+    }
+    let cases = rest["watch"]["cases"].as_array().expect("rest watch cases");
+    assert!(!cases.is_empty());
+    for case in cases {
+        let m = &case["measured"];
+        assert!(m["failed"].is_null(), "rest watch failed: {case}");
+        for p in [
+            "puts",
+            "events_delivered",
+            "delivered_events_per_sec",
+            "delivered_bytes_per_sec",
+            "latency/p99_ms",
+            "server_rss_bytes",
+            "server_cpu_seconds",
+        ] {
+            positive(m, p);
+        }
+        assert!(
+            num(m, "events_delivered") <= num(m, "events_expected"),
+            "more events than updates x watchers: {case}"
+        );
+        // Each event is a whole pod: well over its annotation.
+        assert!(
+            num(m, "delivered_bytes_per_sec") > 500.0 * num(m, "delivered_events_per_sec"),
+            "{case}"
+        );
+        assert_eq!(num(m, "connections"), num(case, "watchers"));
+        positive(case, "server_cpu_us_per_event");
+    }
+
+    let relist = &section(&all, "relist")["result"]["results"];
+    assert_eq!(num(relist, "objects"), 1000.0);
+    assert!(num(relist, "object_bytes") >= 3500.0, "{relist}");
+    let clients = relist["clients_detail"].as_array().expect("relist clients");
+    assert_eq!(clients.len() as f64, num(relist, "clients"));
+    for c in clients {
+        assert_eq!(
+            num(c, "items"),
+            1000.0,
+            "every client listed every pod: {c}"
+        );
+        assert_eq!(num(c, "pages"), 10.0, "pages of 100: {c}");
+        assert!(num(c, "done_seconds") >= num(c, "list_seconds"), "{c}");
+    }
+    for p in [
+        "completion_seconds",
+        "list_phase_seconds",
+        "objects_per_sec",
+        "per_client_list/p99_ms",
+        "server_peak_rss_bytes",
+        "server_cpu_seconds",
+    ] {
+        positive(relist, p);
+    }
+    assert!(num(relist, "completion_seconds") >= num(relist, "list_phase_seconds"));
 }

@@ -75,6 +75,8 @@ fn plan(quick: bool, data_dir: &Path, skip_etcd: bool) -> Vec<(&'static str, Vec
     if super::API_BENCH {
         plan.push(("api", with_data(vec![])));
     }
+    plan.push(("rest", with_data(vec![])));
+    plan.push(("relist", with_data(vec![])));
     for (name, args) in &mut plan {
         if quick {
             args.push("--quick".into());
@@ -141,7 +143,15 @@ mod tests {
         for quick in [false, true] {
             let plan = plan(quick, Path::new("/tmp/x"), true);
             let names: Vec<_> = plan.iter().map(|(n, _)| *n).collect();
-            for want in ["ceilings", "store", "transport", "watch", "idle"] {
+            for want in [
+                "ceilings",
+                "store",
+                "transport",
+                "watch",
+                "idle",
+                "rest",
+                "relist",
+            ] {
                 assert!(names.contains(&want), "{names:?}");
             }
             for (name, argv) in plan {

@@ -1,6 +1,9 @@
 //! A one-member Hive store as its own process for the watch benchmarks: this very binary
 //! run as `hive server --bootstrap` on a free loopback port, its data and cluster CA in
-//! a fresh directory under the bench data directory. The bench then measures the
+//! a fresh directory under the bench data directory. By default it serves no REST API
+//! (`--no-api`), so the QUIC benches measure the QUIC path alone; [`MemberProcess::start_rest`]
+//! also serves Kubernetes' REST API on a free loopback port and hands the bench what a
+//! client needs to reach it ([`RestAccess`]: address, the cluster CA, the admin token). The bench then measures the
 //! member's CPU and memory by pid, apart from the clients' (which run in the bench
 //! process), exactly as it measures etcd's. Dropping it kills the process and removes
 //! the directory.
@@ -24,17 +27,46 @@ const NAME: &str = "bench-member";
 /// How long the member may take to print its ready line.
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// What an HTTPS client needs to reach the member's REST API as the admin.
+#[derive(Clone, Debug)]
+pub struct RestAccess {
+    /// The HTTPS address.
+    pub addr: SocketAddr,
+    /// The name in the serving certificate (the member's name).
+    pub server_name: String,
+    /// The cluster CA the serving certificate chains to.
+    pub ca: rustls::pki_types::CertificateDer<'static>,
+    /// The admin's bearer token (the one in the kubeconfig the member writes).
+    pub token: String,
+}
+
 /// A running `hive server` child process.
 pub struct MemberProcess {
     dir: Option<tempfile::TempDir>,
     child: Child,
     addr: PeerAddr,
+    rest: Option<RestAccess>,
 }
 
 impl MemberProcess {
-    /// Starts a one-member shard in a new directory under `parent` and waits for it to
-    /// say it serves.
+    /// Starts a one-member shard (no REST API) in a new directory under `parent` and
+    /// waits for it to say it serves.
     pub fn start(parent: &Path) -> anyhow::Result<Self> {
+        Self::spawn(parent, false)
+    }
+
+    /// As [`MemberProcess::start`], also serving the REST API on a free loopback port;
+    /// waits for its REST line too. [`MemberProcess::rest`] then says how to reach it.
+    pub fn start_rest(parent: &Path) -> anyhow::Result<Self> {
+        Self::spawn(parent, true)
+    }
+
+    /// How to reach the REST API (`None` unless started by [`MemberProcess::start_rest`]).
+    pub fn rest(&self) -> Option<&RestAccess> {
+        self.rest.as_ref()
+    }
+
+    fn spawn(parent: &Path, rest: bool) -> anyhow::Result<Self> {
         let dir = tempfile::Builder::new()
             .prefix("hive-member-")
             .tempdir_in(parent)
@@ -58,17 +90,29 @@ impl MemberProcess {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(err);
+        if rest {
+            cmd.args(["--api-listen", "127.0.0.1:0"]);
+        } else {
+            cmd.arg("--no-api");
+        }
         die_with_parent(&mut cmd);
         let mut child = cmd
             .spawn()
             .with_context(|| format!("starting {} server", exe.display()))?;
         let stdout = child.stdout.take().context("the member's stdout")?;
-        // Read the ready line on a helper thread so a silent member times out.
+        // Read the ready line (and the REST line) on a helper thread so a silent member
+        // times out.
+        let lines = if rest { 2 } else { 1 };
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            let mut line = String::new();
-            let got = BufReader::new(stdout).read_line(&mut line).map(|_| line);
-            let _ = tx.send(got);
+            let mut stdout = BufReader::new(stdout);
+            for _ in 0..lines {
+                let mut line = String::new();
+                let got = stdout.read_line(&mut line).map(|_| line);
+                if tx.send(got).is_err() {
+                    break;
+                }
+            }
         });
         let want = format!("hive server {NAME} listening on {listen}");
         let mut member = MemberProcess {
@@ -77,13 +121,53 @@ impl MemberProcess {
             addr: format!("quic://{NAME}@{listen}")
                 .parse()
                 .map_err(|e| anyhow!("member address: {e}"))?,
+            rest: None,
         };
+        member.expect_line(&rx, |line| (line == want).then_some(()), &want)?;
+        if rest {
+            let prefix = format!("hive server {NAME} REST API on https://");
+            let addr = member.expect_line(
+                &rx,
+                |line| {
+                    let (addr, _kubeconfig) = line.strip_prefix(&prefix)?.split_once(", ")?;
+                    addr.parse::<SocketAddr>().ok()
+                },
+                &format!("{prefix}<addr>, kubeconfig <path>"),
+            )?;
+            let dir = member.dir.as_ref().map_or(Path::new(""), |d| d.path());
+            let token_path = dir.join("data/rest/admin-token");
+            let token = std::fs::read_to_string(&token_path)
+                .with_context(|| format!("reading the admin token {}", token_path.display()))?
+                .trim()
+                .to_owned();
+            let ca = ClusterCa::load(&dir.join("ca")).context("the member's cluster CA")?;
+            member.rest = Some(RestAccess {
+                addr,
+                server_name: NAME.to_owned(),
+                ca: ca.cert_der().clone(),
+                token,
+            });
+        }
+        Ok(member)
+    }
+
+    /// Waits for the member's next stdout line and parses it with `parse`; `want` names
+    /// the expected line in the error.
+    fn expect_line<T>(
+        &mut self,
+        rx: &std::sync::mpsc::Receiver<std::io::Result<String>>,
+        parse: impl FnOnce(&str) -> Option<T>,
+        want: &str,
+    ) -> anyhow::Result<T> {
+        let member = &mut *self;
         match rx.recv_timeout(READY_TIMEOUT) {
-            Ok(Ok(line)) if line.trim() == want => Ok(member),
-            Ok(Ok(line)) => bail!(
-                "the member printed {line:?} instead of {want:?}; {}",
-                member.log_tail()
-            ),
+            Ok(Ok(line)) => match parse(line.trim()) {
+                Some(v) => Ok(v),
+                None => bail!(
+                    "the member printed {line:?} instead of {want:?}; {}",
+                    member.log_tail()
+                ),
+            },
             Ok(Err(e)) => bail!("reading the member's stdout: {e}; {}", member.log_tail()),
             Err(_) => {
                 let status = member.child.try_wait().ok().flatten();

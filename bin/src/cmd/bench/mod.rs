@@ -12,7 +12,10 @@ mod idle;
 mod load;
 mod member;
 mod procstat;
+mod relist;
 mod report;
+mod rest;
+mod rest_watch;
 mod store;
 mod transport;
 mod watch;
@@ -37,6 +40,10 @@ pub enum BenchCmd {
     /// The API storage path: create/get/update/list through the local and the QUIC
     /// ApiClient, and field-selector cost on archived objects versus decoding.
     Api(api::Args),
+    /// Kubernetes' REST API: create/get/list of pods and watch fan-out over HTTPS.
+    Rest(rest::Args),
+    /// Relist storm over REST: many ~4 KiB pods, C clients list then watch at once.
+    Relist(relist::Args),
     /// Every workload end to end (`--quick`: tiny sizes for CI).
     All(all::Args),
 }
@@ -49,6 +56,8 @@ pub fn run(cmd: BenchCmd) -> anyhow::Result<()> {
         BenchCmd::Idle(a) => idle::run(a),
         BenchCmd::Ceilings(a) => ceilings::run(a),
         BenchCmd::Api(a) => api::run(a),
+        BenchCmd::Rest(a) => rest::run(a),
+        BenchCmd::Relist(a) => relist::run(a),
         BenchCmd::All(a) => all::run(a),
     }
 }
