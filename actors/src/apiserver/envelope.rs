@@ -331,6 +331,12 @@ impl Selection {
         let Ok(env) = envelope_of(info, &json) else {
             return false;
         };
+        self.matches_envelope(&env)
+    }
+
+    /// The same decision on an envelope that is not archived (the REST edge's
+    /// watch fan-out keeps these for the objects it has seen).
+    pub fn matches_envelope(&self, env: &Envelope) -> bool {
         let labels: std::collections::BTreeMap<String, String> = env
             .labels
             .iter()

@@ -29,7 +29,7 @@ use anyhow::{bail, Context as _};
 use hive_actors::apiserver::kv::Kv;
 use hive_actors::apiserver::rest::kubeconfig::{load_or_create_token, pem};
 use hive_actors::apiserver::rest::{
-    Authenticator, Kubeconfig, RestConfig, RestServer, RestServerError,
+    Authenticator, Kubeconfig, RestConfig, RestLimits, RestServer, RestServerError,
 };
 use hive_actors::apiserver::storage::Storage;
 use hive_actors::apiserver::LocalApiClient;
@@ -93,6 +93,19 @@ pub struct Args {
     /// Where to write the admin kubeconfig; default `<data-dir>/admin.kubeconfig`.
     #[arg(long)]
     kubeconfig: Option<PathBuf>,
+    /// Non-mutating REST requests in flight at once (watches excepted); more are
+    /// answered 429 Too Many Requests with Retry-After. 0: no limit.
+    #[arg(long, default_value_t = RestLimits::default().max_requests_inflight)]
+    max_requests_inflight: usize,
+    /// Mutating REST requests (POST, PUT, PATCH, DELETE) in flight at once; more are
+    /// answered 429. 0: no limit.
+    #[arg(long, default_value_t = RestLimits::default().max_mutating_requests_inflight)]
+    max_mutating_requests_inflight: usize,
+    /// Events each resource's REST watch fan-out keeps: how far a REST watcher may fall
+    /// behind before its stream is ended (the client resumes), and how far back a
+    /// resume is served without a store watch of its own.
+    #[arg(long, default_value_t = RestLimits::default().watch_queue_events)]
+    watch_queue_events: usize,
 }
 
 /// The REST API's address when a bootstrap member is given none.
@@ -313,7 +326,12 @@ fn start_rest(
         client,
         workers: 2,
     };
-    let server = match RestServer::start(config) {
+    let limits = RestLimits {
+        max_requests_inflight: args.max_requests_inflight,
+        max_mutating_requests_inflight: args.max_mutating_requests_inflight,
+        watch_queue_events: args.watch_queue_events.max(1),
+    };
+    let server = match RestServer::start_with(config, limits) {
         Ok(server) => server,
         Err(error @ RestServerError::Bind { .. }) if !explicit => {
             tracing::warn!(%error, "REST API not served: its default address is taken (pass --api-listen)");

@@ -15,6 +15,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use futures::StreamExt;
 use serde_json::{json, Value};
 
+use super::apply;
 use super::discovery;
 use super::path::{self, Route, Target};
 use super::status::RestError;
@@ -630,11 +631,13 @@ async fn patch(
         PatchKind::Strategic => {
             strategic_patch(state, target, &value, subresource, dry_run).await?
         }
-        PatchKind::Json | PatchKind::Merge | PatchKind::Apply => {
+        PatchKind::Apply => {
+            return server_side_apply(state, target, query, &value, subresource, dry_run).await;
+        }
+        PatchKind::Json | PatchKind::Merge => {
             let patch = match kind {
                 PatchKind::Json => Patch::Json(value),
-                PatchKind::Merge => Patch::Merge(value),
-                _ => Patch::Apply(value),
+                _ => Patch::Merge(value),
             };
             let opts = PatchOptions {
                 dry_run,
@@ -705,6 +708,101 @@ async fn strategic_patch(
         match result {
             Err(e) if e.is_conflict() && attempt < PATCH_ATTEMPTS => continue,
             other => return other.map_err(RestError::from),
+        }
+    }
+}
+
+/// Server-side apply: read, apply ([`apply::apply`]), then create or
+/// compare-and-swap update; again when the object changed in between. Answers 201
+/// when the apply created the object, as Kubernetes does.
+async fn server_side_apply(
+    state: &RestState,
+    target: &Target,
+    query: &Query,
+    config: &Value,
+    subresource: Subresource,
+    dry_run: bool,
+) -> Result<HttpResponse, RestError> {
+    let (ns, name) = (namespace(target), name(target));
+    let manager = query.str("fieldManager");
+    let force = match query.get("force") {
+        None | Some("" | "false" | "False" | "0") => false,
+        Some("true" | "True" | "1") => true,
+        Some(other) => {
+            return Err(RestError::bad_request(format!(
+                "force: Invalid value: {other:?}: must be true or false"
+            )))
+        }
+    };
+    let api_version = config
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
+    let now = serde_json::to_value(now()).unwrap_or(Value::Null);
+    let request = apply::ApplyRequest {
+        manager: &manager,
+        force,
+        api_version: &api_version,
+        now,
+        subresource: match subresource {
+            Subresource::Status => "status",
+            Subresource::Main => "",
+        },
+    };
+    let opts = WriteOptions { dry_run };
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let current = match state
+            .client
+            .get(target.info, ns, name, GetOptions::default())
+            .await
+        {
+            Ok(o) => Some(o),
+            Err(crate::apiserver::ApiError::NotFound { .. })
+                if subresource == Subresource::Main =>
+            {
+                None
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let live = current.as_ref().map(object_json).transpose()?;
+        let merged = apply::apply(live.as_ref(), config, &request).map_err(|e| match e {
+            apply::ApplyError::Conflicts(c) => RestError::apply_conflict(&c),
+            apply::ApplyError::BadRequest(m) => RestError::bad_request(m),
+        })?;
+        let (mut object, _) =
+            decode_value_as(target.info, merged, strict(query)?).map_err(|e| {
+                RestError::bad_request(format!("the applied object does not decode: {e}"))
+            })?;
+        place(target, &mut object)?;
+        let result = match current {
+            None => state
+                .client
+                .create(object, opts.clone())
+                .await
+                .map(|o| (201, o)),
+            Some(current) => {
+                object.metadata_mut().resource_version =
+                    current.metadata().resource_version.clone();
+                match subresource {
+                    Subresource::Status => state.client.update_status(object, opts.clone()).await,
+                    Subresource::Main => state.client.update(object, opts.clone()).await,
+                }
+                .map(|o| (200, o))
+            }
+        };
+        match result {
+            Err(e)
+                if (e.is_conflict()
+                    || matches!(e, crate::apiserver::ApiError::AlreadyExists { .. }))
+                    && attempt < PATCH_ATTEMPTS =>
+            {
+                continue
+            }
+            Err(e) => return Err(e.into()),
+            Ok((code, stored)) => return Ok(json_response(code, &object_json(&stored)?)),
         }
     }
 }

@@ -6,16 +6,20 @@
 //! loopback), authentication ([`auth`]), Kubernetes' URL layout ([`path`]),
 //! discovery and version documents ([`discovery`]), the resource verbs over an
 //! [`ApiClient`] ([`handlers`], [`watch`]), server-side printing ([`table`]),
-//! strategic merge patch ([`strategic`]), `Status` errors ([`status`]) and the
-//! admin kubeconfig ([`kubeconfig`]).
+//! strategic merge patch ([`strategic`]), server-side apply ([`apply`]), `Status`
+//! errors ([`status`]), the admin kubeconfig ([`kubeconfig`]), the shared watch
+//! fan-out ([`fanout`]) and the in-flight request limits ([`inflight`]).
 //!
 //! What does not: storage semantics (uid, resourceVersion CAS, selectors, watch
 //! resumption), which belong to the [`ApiClient`] implementations; decoding and
 //! validation rules (`crate::api`).
 
+pub mod apply;
 pub mod auth;
 pub mod discovery;
+pub mod fanout;
 pub mod handlers;
+pub mod inflight;
 pub mod kubeconfig;
 pub mod openapi;
 pub mod path;
@@ -80,10 +84,37 @@ pub struct RestConfig {
     pub workers: usize,
 }
 
+/// Limits that protect the REST edge under load. The defaults are
+/// kube-apiserver's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RestLimits {
+    /// Non-mutating requests (GET, HEAD, ...) in flight at once, watches excepted;
+    /// more are answered 429 with `Retry-After` (0: no limit).
+    pub max_requests_inflight: usize,
+    /// Mutating requests (POST, PUT, PATCH, DELETE) in flight at once (0: no limit).
+    pub max_mutating_requests_inflight: usize,
+    /// Events each resource's watch hub keeps: how far behind a REST watcher may
+    /// fall before its stream is ended, and how far back a resume is served
+    /// without a store watch of its own.
+    pub watch_queue_events: usize,
+}
+
+impl Default for RestLimits {
+    fn default() -> Self {
+        RestLimits {
+            max_requests_inflight: 400,
+            max_mutating_requests_inflight: 200,
+            watch_queue_events: 1024,
+        }
+    }
+}
+
 /// State shared by every handler.
 pub struct RestState {
     /// The API behind the edge.
     pub client: Arc<dyn ApiClient>,
+    /// The shared watch hubs, one per resource type watched.
+    pub fanout: Arc<fanout::Fanout>,
 }
 
 /// A running REST edge.
@@ -97,8 +128,17 @@ pub struct RestServer {
 }
 
 impl RestServer {
-    /// Binds the listeners and starts serving on the current actix/tokio runtime.
+    /// Binds the listeners and starts serving on the current actix/tokio runtime,
+    /// with the default [`RestLimits`].
     pub fn start(config: RestConfig) -> Result<RestServer, RestServerError> {
+        RestServer::start_with(config, RestLimits::default())
+    }
+
+    /// [`RestServer::start`] with the given limits.
+    pub fn start_with(
+        config: RestConfig,
+        limits: RestLimits,
+    ) -> Result<RestServer, RestServerError> {
         let tls = server_tls(&config.identity)?;
         let listener =
             TcpListener::bind(config.listen).map_err(|source| RestServerError::Bind {
@@ -126,13 +166,21 @@ impl RestServer {
             None => None,
         };
         let state = web::Data::new(RestState {
+            fanout: fanout::Fanout::new(config.client.clone(), limits.watch_queue_events),
             client: config.client,
         });
         let auth = web::Data::new(config.auth);
+        let inflight = web::Data::new(inflight::Inflight::new(
+            limits.max_requests_inflight,
+            limits.max_mutating_requests_inflight,
+        ));
+        tracing::info!(?limits, "REST limits");
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
                 .app_data(auth.clone())
+                .app_data(inflight.clone())
+                .wrap(actix_web::middleware::from_fn(inflight::middleware))
                 .wrap(actix_web::middleware::from_fn(auth::middleware))
                 .configure(routes)
         })

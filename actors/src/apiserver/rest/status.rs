@@ -8,7 +8,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 
-use crate::api::{Status, StatusDetails};
+use crate::api::{Status, StatusCause, StatusDetails};
 use crate::apiserver::ApiError;
 
 /// A failed REST request: a `Status` body and its HTTP code.
@@ -68,6 +68,38 @@ impl RestError {
             "RequestEntityTooLarge",
             format!("the request body is larger than the limit of {limit} bytes"),
         )
+    }
+
+    /// 429: the server is overloaded; the client retries after `retry_after` seconds
+    /// (the response carries `Retry-After`).
+    pub fn too_many_requests(retry_after: i32) -> RestError {
+        let mut e = RestError::new(
+            429,
+            "TooManyRequests",
+            "Too many requests, please try again later.",
+        );
+        e.status.details = Some(StatusDetails {
+            retry_after_seconds: Some(retry_after),
+            ..StatusDetails::default()
+        });
+        e
+    }
+
+    /// 409: a server-side apply would change fields other managers own.
+    pub fn apply_conflict(conflicts: &[super::apply::Conflict]) -> RestError {
+        let mut e = RestError::new(409, "Conflict", super::apply::conflict_message(conflicts));
+        e.status.details = Some(StatusDetails {
+            causes: conflicts
+                .iter()
+                .map(|c| StatusCause {
+                    reason: "FieldManagerConflict".to_owned(),
+                    message: format!("conflict with {}", c.manager_text()),
+                    field: c.field.clone(),
+                })
+                .collect(),
+            ..StatusDetails::default()
+        });
+        e
     }
 
     /// 415: a body in a media type this verb does not take.
@@ -147,6 +179,7 @@ mod tests {
             (RestError::too_large(3 << 20), 413, "RequestEntityTooLarge"),
             (RestError::no_route("/api/v1/widgets"), 404, "NotFound"),
             (RestError::bad_request("x"), 400, "BadRequest"),
+            (RestError::too_many_requests(1), 429, "TooManyRequests"),
             (
                 RestError::unsupported_media_type("text/plain"),
                 415,
@@ -166,5 +199,12 @@ mod tests {
                 Some("application/json")
             );
         }
+        let busy = RestError::too_many_requests(3).error_response();
+        assert_eq!(
+            busy.headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok()),
+            Some("3")
+        );
     }
 }

@@ -83,6 +83,15 @@ fn list_strategy(parent: &str, field: &str) -> ListStrategy {
     }
 }
 
+/// The merge key of list `field` under `parent` (a `.`-joined path of field names),
+/// if its elements are merged by key.
+pub fn merge_key(parent: &str, field: &str) -> Option<&'static str> {
+    match list_strategy(parent, field) {
+        ListStrategy::MergeByKey(k) => Some(k),
+        _ => None,
+    }
+}
+
 const SET_ORDER: &str = "$setElementOrder/";
 const DELETE_FROM_PRIMITIVE: &str = "$deleteFromPrimitiveList/";
 
