@@ -24,6 +24,8 @@ struct Server {
     kubeconfig: PathBuf,
     api: String,
     log: PathBuf,
+    /// The member's QUIC address (its store API).
+    listen: String,
 }
 
 impl Drop for Server {
@@ -51,6 +53,11 @@ fn free_udp_port() -> u16 {
 impl Server {
     /// Starts the server and waits for its ready line and its REST line.
     fn start() -> Server {
+        Server::start_with(&[])
+    }
+
+    /// [`Server::start`] with extra `hive server` flags.
+    fn start_with(extra: &[&str]) -> Server {
         let dir = tempfile::Builder::new()
             .prefix("hive-kubectl-test")
             .tempdir()
@@ -60,6 +67,7 @@ impl Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_hive"))
             .args(["server", "--name", "m1", "--node-id", "1", "--bootstrap"])
             .args(["--listen", &listen, "--api-listen", "127.0.0.1:0"])
+            .args(extra)
             .arg("--data-dir")
             .arg(dir.path().join("data"))
             .env("HIVE_LOG", "info")
@@ -95,6 +103,7 @@ impl Server {
             dir,
             child,
             log,
+            listen,
         }
     }
 
@@ -173,10 +182,107 @@ impl Server {
         (code, json)
     }
 
+    /// `curl` with the admin token: the HTTP code, the response headers (lowercased
+    /// names) and the body as JSON.
+    fn curl_with_headers(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&[u8]>,
+        tag: &str,
+    ) -> (u16, String, serde_json::Value) {
+        let body_file = self.dir.path().join(format!("curl-body-{tag}"));
+        let out_file = self.dir.path().join(format!("curl-out-{tag}"));
+        let head_file = self.dir.path().join(format!("curl-head-{tag}"));
+        let mut cmd = Command::new("curl");
+        cmd.args(["-sk", "-X", method, "-o"])
+            .arg(&out_file)
+            .arg("-D")
+            .arg(&head_file)
+            .args(["-w", "%{http_code}", "-H", "Content-Type: application/json"])
+            .args(["-H", &format!("Authorization: Bearer {}", self.token())]);
+        if let Some(b) = body {
+            std::fs::write(&body_file, b).expect("body file");
+            cmd.arg("--data-binary")
+                .arg(format!("@{}", body_file.display()));
+        }
+        cmd.arg(format!("{}{path}", self.api));
+        let out = cmd.output().expect("curl runs");
+        let code = String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .unwrap_or(0);
+        let headers = std::fs::read_to_string(&head_file)
+            .unwrap_or_default()
+            .to_lowercase();
+        let text = std::fs::read(&out_file).unwrap_or_default();
+        let json = serde_json::from_slice(&text).unwrap_or(serde_json::Value::Null);
+        (code, headers, json)
+    }
+
+    /// A streaming GET (a watch) with `curl -N`: its lines as they arrive.
+    fn stream(&self, path: &str) -> Stream {
+        let mut child = Command::new("curl")
+            .args(["-sk", "-N", "-H"])
+            .arg(format!("Authorization: Bearer {}", self.token()))
+            .arg(format!("{}{path}", self.api))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("curl runs");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Stream { child, rx }
+    }
+
     fn write(&self, name: &str, text: &str) -> PathBuf {
         let path = self.dir.path().join(name);
         std::fs::write(&path, text).expect("write file");
         path
+    }
+}
+
+/// A watch read line by line.
+struct Stream {
+    child: Child,
+    rx: mpsc::Receiver<String>,
+}
+
+impl Stream {
+    /// The next line as JSON, within [`LONG`].
+    fn next(&self) -> serde_json::Value {
+        let line = self
+            .rx
+            .recv_timeout(LONG)
+            .expect("the watch sends a line in time");
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
+    }
+
+    /// The next raw line that is not a bookmark.
+    fn next_event_line(&self) -> String {
+        loop {
+            let line = self
+                .rx
+                .recv_timeout(LONG)
+                .expect("the watch sends a line in time");
+            if !line.contains("\"type\":\"BOOKMARK\"") {
+                return line;
+            }
+        }
+    }
+}
+
+impl Drop for Stream {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -709,4 +815,473 @@ fn the_official_python_client_works_against_hive() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("python client: ok"));
+}
+
+const SSA_DEPLOYMENT: &str = r#"apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: api
+  namespace: ssa
+  labels:
+    app: api
+spec:
+  replicas: 2
+  selector:
+    matchLabels:
+      app: api
+  template:
+    metadata:
+      labels:
+        app: api
+    spec:
+      containers:
+      - name: server
+        image: nginx:1.26
+        env:
+        - name: MODE
+          value: prod
+        - name: LEVEL
+          value: debug
+"#;
+
+/// `kubectl apply --server-side` creates an object owned by the `kubectl` field
+/// manager, a second apply changes a field and drops one it no longer sets, and a
+/// different manager changing an owned field gets a 409 conflict naming the owner
+/// and the field, unless it passes `--force-conflicts`, which takes the field over.
+#[test]
+fn kubectl_server_side_apply_tracks_owners_and_conflicts() {
+    let s = Server::start();
+    let ns = s.write(
+        "ssa-ns.yaml",
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ssa\n",
+    );
+    assert!(s
+        .kubectl(&["apply", "-f", ns.to_str().expect("utf-8")])
+        .contains("namespace/ssa created"));
+    let first = s.write("ssa1.yaml", SSA_DEPLOYMENT);
+    let out = s.kubectl(&[
+        "apply",
+        "--server-side",
+        "-f",
+        first.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(out.trim(), "deployment.apps/api serverside-applied");
+    let got = s.kubectl(&[
+        "get", "deploy", "api", "-n", "ssa", "-o",
+        "jsonpath={.spec.replicas}|{.spec.template.spec.containers[0].image}|{.metadata.managedFields[*].manager}|{.metadata.managedFields[*].operation}",
+    ]);
+    assert_eq!(got, "2|nginx:1.26|kubectl|Apply");
+    let fields = s.kubectl(&[
+        "get",
+        "deploy",
+        "api",
+        "-n",
+        "ssa",
+        "-o",
+        "jsonpath={.metadata.managedFields[0].fieldsV1}",
+    ]);
+    let fields: serde_json::Value = serde_json::from_str(&fields).expect("FieldsV1 JSON");
+    assert_eq!(
+        fields["f:spec"]["f:replicas"],
+        serde_json::json!({}),
+        "{fields}"
+    );
+    assert!(
+        fields["f:spec"]["f:template"]["f:spec"]["f:containers"]["k:{\"name\":\"server\"}"]
+            ["f:env"]["k:{\"name\":\"LEVEL\"}"]
+            .is_object(),
+        "{fields}"
+    );
+
+    // The same manager again: the image changes, LEVEL (no longer applied) goes.
+    let second = s.write(
+        "ssa2.yaml",
+        &SSA_DEPLOYMENT
+            .replace("nginx:1.26", "nginx:1.27")
+            .replace("        - name: LEVEL\n          value: debug\n", ""),
+    );
+    let out = s.kubectl(&[
+        "apply",
+        "--server-side",
+        "-f",
+        second.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(out.trim(), "deployment.apps/api serverside-applied");
+    let got = s.kubectl(&[
+        "get", "deploy", "api", "-n", "ssa", "-o",
+        "jsonpath={.spec.template.spec.containers[0].image}|{.spec.template.spec.containers[0].env[*].name}|{.metadata.generation}",
+    ]);
+    assert_eq!(got, "nginx:1.27|MODE|2");
+
+    // Another manager wants 5 replicas: a conflict with "kubectl" over .spec.replicas.
+    let scaler = s.write(
+        "ssa3.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\n  namespace: ssa\nspec:\n  replicas: 5\n",
+    );
+    let scaler = scaler.to_str().expect("utf-8");
+    let err = s.kubectl_fails(&[
+        "apply",
+        "--server-side",
+        "--field-manager=scaler",
+        "-f",
+        scaler,
+    ]);
+    assert!(
+        err.contains("Apply failed with 1 conflict: conflict with \"kubectl\": .spec.replicas"),
+        "{err}"
+    );
+    assert_eq!(
+        s.kubectl(&[
+            "get",
+            "deploy",
+            "api",
+            "-n",
+            "ssa",
+            "-o",
+            "jsonpath={.spec.replicas}"
+        ]),
+        "2"
+    );
+    // The same conflict over plain HTTP is a 409 Status with a FieldManagerConflict cause.
+    let (code, _, body) = s.curl_with_headers(
+        "PATCH",
+        "/apis/apps/v1/namespaces/ssa/deployments/api?fieldManager=scaler",
+        Some(br#"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"api","namespace":"ssa"},"spec":{"replicas":5}}"#),
+        "ssa-conflict",
+    );
+    // curl sent JSON; apply needs its own media type, so ask again with it.
+    assert_eq!(code, 415, "{body}");
+    let out = Command::new("curl")
+        .args(["-sk", "-X", "PATCH", "-H", "Content-Type: application/apply-patch+yaml"])
+        .args(["-H", &format!("Authorization: Bearer {}", s.token())])
+        .args(["--data-binary", "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":\"api\",\"namespace\":\"ssa\"},\"spec\":{\"replicas\":5}}"])
+        .arg(format!("{}/apis/apps/v1/namespaces/ssa/deployments/api?fieldManager=scaler", s.api))
+        .output()
+        .expect("curl runs");
+    let body: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a Status");
+    assert_eq!(body["code"], 409, "{body}");
+    assert_eq!(body["reason"], "Conflict", "{body}");
+    assert_eq!(
+        body["details"]["causes"][0]["reason"], "FieldManagerConflict",
+        "{body}"
+    );
+    assert_eq!(
+        body["details"]["causes"][0]["field"], ".spec.replicas",
+        "{body}"
+    );
+
+    let out = s.kubectl(&[
+        "apply",
+        "--server-side",
+        "--field-manager=scaler",
+        "--force-conflicts",
+        "-f",
+        scaler,
+    ]);
+    assert_eq!(out.trim(), "deployment.apps/api serverside-applied");
+    let got = s.kubectl(&[
+        "get", "deploy", "api", "-n", "ssa", "-o",
+        "jsonpath={.spec.replicas}|{.spec.template.spec.containers[0].image}|{.metadata.managedFields[*].manager}",
+    ]);
+    assert_eq!(got, "5|nginx:1.27|kubectl scaler");
+}
+
+/// A watch (and an exact list) from a resourceVersion the store has compacted
+/// away is answered 410 Expired, as Kubernetes answers it: the watch with 200 and
+/// one ERROR event carrying the Status, the list with HTTP 410; a watch from a
+/// current resourceVersion still works.
+#[test]
+fn a_compacted_resource_version_is_gone_for_watch_and_list() {
+    let s = Server::start();
+    let cms = "/api/v1/namespaces/default/configmaps";
+    let (code, _, _) = s.curl_with_headers(
+        "POST",
+        "/api/v1/namespaces",
+        Some(br#"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"default"}}"#),
+        "ns",
+    );
+    assert_eq!(code, 201);
+    let (code, _, created) = s.curl_with_headers(
+        "POST",
+        cms,
+        Some(
+            br#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c1"},"data":{"n":"0"}}"#,
+        ),
+        "c1",
+    );
+    assert_eq!(code, 201, "{created}");
+    let old: u64 = created["metadata"]["resourceVersion"]
+        .as_str()
+        .and_then(|v| v.parse().ok())
+        .expect("a resourceVersion");
+    let mut latest = old;
+    for n in 1..=3 {
+        let body = format!(
+            r#"{{"apiVersion":"v1","kind":"ConfigMap","metadata":{{"name":"c1"}},"data":{{"n":"{n}"}}}}"#
+        );
+        let (code, _, updated) =
+            s.curl_with_headers("PUT", &format!("{cms}/c1"), Some(body.as_bytes()), "upd");
+        assert_eq!(code, 200, "{updated}");
+        latest = updated["metadata"]["resourceVersion"]
+            .as_str()
+            .and_then(|v| v.parse().ok())
+            .expect("a resourceVersion");
+    }
+    compact(&s, latest);
+
+    let watch = s.stream(&format!(
+        "{cms}?watch=1&resourceVersion={old}&timeoutSeconds=10"
+    ));
+    let event = watch.next();
+    assert_eq!(event["type"], "ERROR", "{event}");
+    assert_eq!(event["object"]["kind"], "Status", "{event}");
+    assert_eq!(event["object"]["code"], 410, "{event}");
+    assert_eq!(event["object"]["reason"], "Expired", "{event}");
+    assert!(
+        event["object"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("too old resource version")),
+        "{event}"
+    );
+    let (code, _, body) = s.curl_with_headers(
+        "GET",
+        &format!("{cms}?resourceVersion={old}&resourceVersionMatch=Exact"),
+        None,
+        "list-old",
+    );
+    assert_eq!(code, 410, "{body}");
+    assert_eq!(body["reason"], "Expired", "{body}");
+    assert_eq!(body["kind"], "Status", "{body}");
+
+    // From the compaction point on, watching works.
+    let live = s.stream(&format!(
+        "{cms}?watch=1&resourceVersion={latest}&timeoutSeconds=30"
+    ));
+    let (code, _, _) = s.curl_with_headers(
+        "POST",
+        cms,
+        Some(br#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c2"}}"#),
+        "c2",
+    );
+    assert_eq!(code, 201);
+    let line: serde_json::Value =
+        serde_json::from_str(&live.next_event_line()).expect("JSON event");
+    assert_eq!(line["type"], "ADDED", "{line}");
+    assert_eq!(line["object"]["metadata"]["name"], "c2", "{line}");
+}
+
+/// Compacts the server's store at `revision` through its QUIC store API, as a
+/// member of the cluster (a certificate from the server's CA).
+fn compact(s: &Server, revision: u64) {
+    use hive_raftstore::remote::{RemoteOptions, RemoteStore};
+    use hive_transport::{ClusterCa, EndpointConfig, MemberName, Role};
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    rt.block_on(async {
+        let ca = ClusterCa::load(&s.dir.path().join("data/ca")).expect("the server's CA");
+        let identity = ca
+            .issue(&MemberName::new("compactor").expect("name"), Role::Member)
+            .expect("a client certificate");
+        let member = format!("quic://m1@{}", s.listen).parse().expect("address");
+        let store = RemoteStore::connect(
+            &identity,
+            EndpointConfig::default(),
+            [member],
+            RemoteOptions::default(),
+        )
+        .expect("a store client");
+        store
+            .compact(hive_raftstore::Revision(revision))
+            .await
+            .expect("the store compacts");
+    });
+}
+
+/// With small in-flight limits, a burst of concurrent writes gets some 429
+/// TooManyRequests answers, each a Status with `Retry-After`, and none is lost or
+/// half done: every write answered 201 is stored, and afterwards a normal request
+/// succeeds.
+#[test]
+fn overload_is_answered_429_with_retry_after() {
+    let s = Server::start_with(&[
+        "--max-requests-inflight",
+        "1",
+        "--max-mutating-requests-inflight",
+        "1",
+    ]);
+    let (code, _, _) = s.curl_with_headers(
+        "POST",
+        "/api/v1/namespaces",
+        Some(br#"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"busy"}}"#),
+        "ns",
+    );
+    assert_eq!(code, 201);
+    let cms = "/api/v1/namespaces/busy/configmaps";
+    let mut created = Vec::new();
+    let mut refused = 0;
+    for round in 0..5 {
+        let results: Vec<(String, u16, String, serde_json::Value)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..24)
+                .map(|i| {
+                    let s = &s;
+                    scope.spawn(move || {
+                        let name = format!("c-{round}-{i}");
+                        let body = format!(
+                            r#"{{"apiVersion":"v1","kind":"ConfigMap","metadata":{{"name":"{name}"}},"data":{{"k":"{}"}}}}"#,
+                            "v".repeat(20_000)
+                        );
+                        let (code, headers, json) = s.curl_with_headers(
+                            "POST",
+                            cms,
+                            Some(body.as_bytes()),
+                            &name,
+                        );
+                        (name, code, headers, json)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("a curl thread"))
+                .collect()
+        });
+        for (name, code, headers, json) in results {
+            match code {
+                201 => created.push(name),
+                429 => {
+                    refused += 1;
+                    assert_eq!(json["kind"], "Status", "{json}");
+                    assert_eq!(json["code"], 429, "{json}");
+                    assert_eq!(json["reason"], "TooManyRequests", "{json}");
+                    assert_eq!(json["details"]["retryAfterSeconds"], 1, "{json}");
+                    assert!(headers.contains("retry-after: 1"), "{headers}");
+                }
+                other => panic!("{name}: unexpected {other}: {json}"),
+            }
+        }
+        if refused > 0 {
+            break;
+        }
+    }
+    assert!(refused > 0, "no request was refused under a limit of 1");
+    assert!(!created.is_empty(), "some writes got through");
+    // Afterwards a normal request succeeds and every acknowledged write is there.
+    let (code, _, list) = s.curl_with_headers("GET", cms, None, "list");
+    assert_eq!(code, 200, "{list}");
+    let names: Vec<&str> = list["items"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|i| i["metadata"]["name"].as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    for name in &created {
+        assert!(
+            names.contains(&name.as_str()),
+            "{name} was acknowledged but is not stored"
+        );
+    }
+    assert_eq!(
+        names.len(),
+        created.len(),
+        "only acknowledged writes are stored"
+    );
+}
+
+/// A watch with `sendInitialEvents=true` (as client-go's watch-list sends it) gets
+/// an ADDED event per existing object, then the BOOKMARK annotated
+/// `k8s.io/initial-events-end`, then live events; two plain watchers of the same
+/// resource get byte-identical event lines (encoded once, shared).
+#[test]
+fn watch_list_streams_initial_events_then_live_shared_lines() {
+    let s = Server::start();
+    let (code, _, _) = s.curl_with_headers(
+        "POST",
+        "/api/v1/namespaces",
+        Some(br#"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"wl"}}"#),
+        "ns",
+    );
+    assert_eq!(code, 201);
+    let cms = "/api/v1/namespaces/wl/configmaps";
+    for name in ["a", "b"] {
+        let body =
+            format!(r#"{{"apiVersion":"v1","kind":"ConfigMap","metadata":{{"name":"{name}"}}}}"#);
+        let (code, _, _) = s.curl_with_headers("POST", cms, Some(body.as_bytes()), name);
+        assert_eq!(code, 201);
+    }
+    // Kubernetes' validation of the parameters.
+    let (code, _, body) = s.curl_with_headers(
+        "GET",
+        &format!("{cms}?watch=1&sendInitialEvents=true&allowWatchBookmarks=true"),
+        None,
+        "bad",
+    );
+    assert_eq!(code, 400, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("resourceVersionMatch to NotOlderThan")),
+        "{body}"
+    );
+
+    let wl = s.stream(&format!(
+        "{cms}?watch=1&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&timeoutSeconds=60"
+    ));
+    let mut initial = Vec::new();
+    for _ in 0..2 {
+        let e = wl.next();
+        assert_eq!(e["type"], "ADDED", "{e}");
+        initial.push(
+            e["object"]["metadata"]["name"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned(),
+        );
+    }
+    assert_eq!(initial, ["a", "b"]);
+    let end = wl.next();
+    assert_eq!(end["type"], "BOOKMARK", "{end}");
+    assert_eq!(
+        end["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"], "true",
+        "{end}"
+    );
+    let end_rv: u64 = end["object"]["metadata"]["resourceVersion"]
+        .as_str()
+        .and_then(|v| v.parse().ok())
+        .expect("the bookmark's resourceVersion");
+
+    let (code, _, list) = s.curl_with_headers("GET", cms, None, "list");
+    assert_eq!(code, 200);
+    let rv = list["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
+    assert!(rv.parse::<u64>().is_ok_and(|r| r >= end_rv), "{list}");
+    let one = s.stream(&format!(
+        "{cms}?watch=1&resourceVersion={rv}&timeoutSeconds=60"
+    ));
+    let two = s.stream(&format!(
+        "{cms}?watch=1&resourceVersion={rv}&timeoutSeconds=60"
+    ));
+    let (code, _, _) = s.curl_with_headers(
+        "POST",
+        cms,
+        Some(br#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"},"data":{"x":"y"}}"#),
+        "c",
+    );
+    assert_eq!(code, 201);
+    let live: serde_json::Value = serde_json::from_str(&wl.next_event_line()).expect("JSON event");
+    assert_eq!(live["type"], "ADDED", "{live}");
+    assert_eq!(live["object"]["metadata"]["name"], "c", "{live}");
+    let l1 = one.next_event_line();
+    let l2 = two.next_event_line();
+    assert_eq!(l1, l2, "two watchers get the same bytes");
+    let e: serde_json::Value = serde_json::from_str(&l1).expect("JSON event");
+    assert_eq!(e["type"], "ADDED", "{e}");
+    assert_eq!(e["object"]["metadata"]["name"], "c", "{e}");
+    assert_eq!(e["object"]["data"]["x"], "y", "{e}");
 }
