@@ -117,9 +117,13 @@ async fn read_request(
         }
     };
     let max = shared.config.limits.for_kind(header.kind);
+    // A bidi stream's caller keeps its side open for further messages.
+    let single = header.kind != StreamKind::Bidi;
     let frame = timeout_at(read_deadline, async {
         let frame = framed::read_frame(recv, max).await?;
-        framed::expect_end(recv).await?;
+        if single {
+            framed::expect_end(recv).await?;
+        }
         Ok::<_, StreamReadError>(frame)
     })
     .await
@@ -239,6 +243,41 @@ async fn serve_bi(
                         e.code(),
                         &e.to_string(),
                     );
+                }
+            };
+            let mut send = send.lock().await;
+            match result {
+                Ok(()) => {
+                    let _ = send.finish();
+                }
+                Err(e) => write_error(&shared, &mut send, &e).await,
+            }
+        }
+        Handler::Bidi(f) => {
+            let send = Arc::new(tokio::sync::Mutex::new(send));
+            let max = shared.config.limits.for_kind(StreamKind::Bidi);
+            let sink = RawSink {
+                send: send.clone(),
+                shared: shared.clone(),
+                peer: peer.clone(),
+                service,
+                max,
+            };
+            let inbound = RawInbound {
+                recv: Some(recv),
+                shared: shared.clone(),
+                peer: peer.clone(),
+                service,
+                max,
+            };
+            let result = match f(info, request.body, inbound, sink) {
+                Ok(fut) => fut.await,
+                Err(e) => {
+                    // The inbound side was stopped when it was dropped with the call.
+                    inc(&shared.metrics.streams_rejected_total);
+                    tracing::warn!(%peer, %service, code = %e.code(), reason = %e, "refusing stream from peer");
+                    framed::refuse(Some(&mut *send.lock().await), None, e.code());
+                    return;
                 }
             };
             let mut send = send.lock().await;
@@ -386,5 +425,64 @@ impl RawSink {
             inc(&self.shared.metrics.frames_sent_total);
         }
         Ok(())
+    }
+}
+
+/// The untyped side of a [`crate::RequestStream`]: reads the caller's messages after the
+/// opening request of a bidi stream, checking each frame's length before allocating.
+/// Dropped before the caller finished, it stops the stream with [`codes::CANCELLED`].
+pub(crate) struct RawInbound {
+    recv: Option<RecvStream>,
+    shared: Arc<Shared>,
+    peer: MemberName,
+    service: ServiceId,
+    max: u32,
+}
+
+impl RawInbound {
+    /// The next message body; `None` once the caller finished (or the stream ended).
+    pub(crate) async fn next(&mut self) -> Option<Result<AlignedVec, FrameError>> {
+        let recv = self.recv.as_mut()?;
+        match framed::read_frame(recv, self.max).await {
+            Ok(Some((FrameTag::Message, body))) => {
+                inc(&self.shared.metrics.frames_received_total);
+                Some(Ok(body))
+            }
+            Ok(Some((FrameTag::Error, _))) => {
+                let e = FrameError::Unexpected("error frame in a request");
+                self.refuse(&e);
+                Some(Err(e))
+            }
+            Ok(None) => {
+                self.recv = None;
+                None
+            }
+            Err(StreamReadError::Frame(e)) => {
+                self.refuse(&e);
+                Some(Err(e))
+            }
+            // Reset or lost: the caller is gone, which is the end of its messages.
+            Err(_) => {
+                self.recv = None;
+                None
+            }
+        }
+    }
+
+    /// Stops the stream for a malformed message and says so in the log.
+    pub(crate) fn refuse(&mut self, e: &FrameError) {
+        if let Some(mut recv) = self.recv.take() {
+            inc(&self.shared.metrics.streams_rejected_total);
+            tracing::warn!(peer = %self.peer, service = %self.service, code = %e.code(), error = %e, "refusing malformed message from peer");
+            let _ = recv.stop(e.code().varint());
+        }
+    }
+}
+
+impl Drop for RawInbound {
+    fn drop(&mut self) {
+        if let Some(recv) = self.recv.as_mut() {
+            let _ = recv.stop(codes::CANCELLED.varint());
+        }
     }
 }

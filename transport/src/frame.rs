@@ -92,6 +92,9 @@ pub enum StreamKind {
     ServerStream,
     /// One message, no response, on a unidirectional stream.
     OneWay,
+    /// An opening request, then messages both ways for as long as both sides keep the
+    /// stream open, on a bidirectional stream.
+    Bidi,
 }
 
 impl StreamKind {
@@ -100,6 +103,7 @@ impl StreamKind {
             StreamKind::Unary => 1,
             StreamKind::ServerStream => 2,
             StreamKind::OneWay => 3,
+            StreamKind::Bidi => 4,
         }
     }
 
@@ -108,6 +112,7 @@ impl StreamKind {
             1 => Ok(StreamKind::Unary),
             2 => Ok(StreamKind::ServerStream),
             3 => Ok(StreamKind::OneWay),
+            4 => Ok(StreamKind::Bidi),
             other => Err(FrameError::UnknownStreamKind(other)),
         }
     }
@@ -288,7 +293,7 @@ pub fn encode_frame(tag: FrameTag, body: &[u8]) -> Result<Vec<u8>, FrameError> {
 pub struct FrameLimits {
     /// Request and response frames of unary calls.
     pub unary: u32,
-    /// Request and item frames of server streams.
+    /// Request and item frames of server streams and of bidi streams (both ways).
     pub server_stream: u32,
     /// One-way messages.
     pub one_way: u32,
@@ -318,7 +323,8 @@ impl FrameLimits {
     pub fn for_kind(&self, kind: StreamKind) -> u32 {
         match kind {
             StreamKind::Unary => self.unary,
-            StreamKind::ServerStream => self.server_stream,
+            // A bidi stream's frames are a server stream's, both ways.
+            StreamKind::ServerStream | StreamKind::Bidi => self.server_stream,
             StreamKind::OneWay => self.one_way,
         }
     }

@@ -2,7 +2,7 @@
 //!
 //! What lives here: the cluster identity (CA, member certificates, rustls configs with
 //! the `ring` provider), QUIC endpoints (quinn) with mutual TLS, length-prefixed rkyv
-//! frames, typed RPC and server streams, fault filters for chaos tests (feature
+//! frames, typed RPC, server streams and bidi streams, fault filters for chaos tests (feature
 //! `faults`), a UDP socket seam for a user-space relay, and actor supervision
 //! (`supervise`), which sits here because it is the lowest crate and every layer needs it.
 //!
@@ -79,7 +79,9 @@ pub use frame::{FrameError, FrameLimits, ServiceId, StreamKind};
 pub use hook::{MessageKind, Stage, Verdict};
 pub use identity::{ClusterCa, Identity, IdentityError, MemberName, Role, Validity};
 pub use metrics::EndpointMetrics;
-pub use rpc::{ResponseStream, RpcError};
-pub use service::{Call, CallInfo, Router, Service, ServiceError, SinkError, StreamSink};
+pub use rpc::{RequestSink, ResponseStream, RpcError};
+pub use service::{
+    Call, CallInfo, RequestStream, Router, Service, ServiceError, SinkError, StreamSink,
+};
 pub use tls::{PeerPolicy, TlsError, TransportSettings};
 pub use wire::{Encoded, Received, Wire, WireError};

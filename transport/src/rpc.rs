@@ -1,5 +1,5 @@
 //! The calling side: unary calls with deadlines, server streams read under flow control,
-//! and one-way messages.
+//! bidi streams (server streams the caller keeps sending on), and one-way messages.
 
 use std::{sync::Arc, time::Duration};
 
@@ -122,6 +122,19 @@ async fn open_request(
     header: StreamHeader,
     body: &[u8],
 ) -> Result<CancelOnDrop, RpcError> {
+    let (mut send, recv) = open_stream(shared, peer, header, body).await?;
+    let _ = send.finish();
+    Ok(recv)
+}
+
+/// Opens a bidirectional stream to `peer` (retrying once on a connection that closed
+/// under us) and writes the header and request; the send side stays open.
+async fn open_stream(
+    shared: &Arc<Shared>,
+    peer: &MemberName,
+    header: StreamHeader,
+    body: &[u8],
+) -> Result<(quinn::SendStream, CancelOnDrop), RpcError> {
     let conn = shared.connection(peer).await?;
     let (mut send, recv) = match conn.open_bi().await {
         Ok(pair) => pair,
@@ -143,8 +156,7 @@ async fn open_request(
     };
     write.await.map_err(|e| RpcError::Stream(e.to_string()))?;
     inc(&shared.metrics.frames_sent_total);
-    let _ = send.finish();
-    Ok(recv)
+    Ok((send, recv))
 }
 
 /// Reads the single answer frame of a unary call.
@@ -293,6 +305,51 @@ impl Endpoint {
         })
     }
 
+    /// Opens a bidi stream of `S` on `peer`: sends the opening `request` and returns the
+    /// sink for further messages and the stream of responses. Dropping the sink (or
+    /// [`RequestSink::finish`]) ends the caller's messages; dropping the response stream
+    /// tells the server to stop. Fault rules apply to the opening request and to the
+    /// responses (as stream items); later requests go out unfiltered.
+    pub async fn bidi_stream<S: Service>(
+        &self,
+        peer: &MemberName,
+        request: &S::Request,
+    ) -> Result<(RequestSink<S::Request>, ResponseStream<S::Response>), RpcError> {
+        let shared = &self.shared;
+        let body = encode(request)?;
+        check_limit(shared, StreamKind::Bidi, &body)?;
+        let verdict = shared.verdict_send(peer, MessageKind::Request, S::ID);
+        if verdict.drop {
+            std::future::pending::<()>().await;
+        }
+        if !verdict.delay.is_zero() {
+            tokio::time::sleep(verdict.delay).await;
+        }
+        let header = StreamHeader {
+            kind: StreamKind::Bidi,
+            service: S::ID,
+            deadline_ms: 0,
+        };
+        let (send, recv) = open_stream(shared, peer, header, &body).await?;
+        let max = shared.config.limits.for_kind(StreamKind::Bidi);
+        let sink = RequestSink {
+            send,
+            shared: shared.clone(),
+            max,
+            _type: std::marker::PhantomData,
+        };
+        let stream = ResponseStream {
+            recv,
+            shared: shared.clone(),
+            peer: peer.clone(),
+            service: S::ID,
+            max,
+            duplicates: Vec::new(),
+            done: false,
+        };
+        Ok((sink, stream))
+    }
+
     /// Sends a one-way message of `S` to `peer`. Success means the message was handed to
     /// QUIC, not that the peer processed it.
     pub async fn send<S: Service>(
@@ -355,6 +412,39 @@ async fn send_one_way(
     inc(&shared.metrics.frames_sent_total);
     let _ = send.finish();
     Ok(())
+}
+
+/// The caller's side of a bidi stream: messages after the opening request, written in
+/// order under QUIC flow control. Dropping it finishes the caller's side.
+pub struct RequestSink<T> {
+    send: quinn::SendStream,
+    shared: Arc<Shared>,
+    max: u32,
+    _type: std::marker::PhantomData<fn(T)>,
+}
+
+impl<T: Wire> RequestSink<T> {
+    /// Encodes and sends one message; waits while the peer's flow-control window is full.
+    pub async fn send(&mut self, message: &T) -> Result<(), RpcError> {
+        let body = encode(message)?;
+        if body.len() > self.max as usize {
+            return Err(FrameError::TooLarge {
+                declared: u32::try_from(body.len()).unwrap_or(u32::MAX),
+                max: self.max,
+            }
+            .into());
+        }
+        framed::write_frame(&mut self.send, FrameTag::Message, &body)
+            .await
+            .map_err(|e| RpcError::Stream(e.to_string()))?;
+        inc(&self.shared.metrics.frames_sent_total);
+        Ok(())
+    }
+
+    /// Ends the caller's messages (the server's next read sees the end).
+    pub fn finish(&mut self) {
+        let _ = self.send.finish();
+    }
 }
 
 /// The responses of a server stream, in order. Dropping it tells the server to stop

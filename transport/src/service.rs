@@ -1,6 +1,8 @@
 //! Typed services: a service declares its id and message types once ([`Service`]); a
-//! [`Router`] maps service ids to handlers for one of three patterns (unary, server
-//! stream, one-way); handlers get a validated [`Call`] and, for streams, a [`StreamSink`].
+//! [`Router`] maps service ids to handlers for one of four patterns (unary, server
+//! stream, bidi stream, one-way); handlers get a validated [`Call`] and, for streams, a
+//! [`StreamSink`] (and, for a bidi stream, the caller's further messages as a
+//! [`RequestStream`]).
 
 use std::{collections::HashMap, future::Future, marker::PhantomData, pin::Pin, sync::Arc};
 
@@ -10,7 +12,7 @@ use tokio::time::Instant;
 
 use crate::{
     codes::{self, WireCode},
-    dispatch::RawSink,
+    dispatch::{RawInbound, RawSink},
     frame::{FrameError, ServiceId, StreamKind},
     identity::MemberName,
     wire::{encode, Encoded, Received, Wire},
@@ -169,12 +171,45 @@ impl<T: Wire> StreamSink<T> {
     }
 }
 
+/// The caller's messages after the opening request of a bidi stream, validated one by
+/// one as they are read. Reading nothing holds the caller back through QUIC flow control.
+pub struct RequestStream<T> {
+    raw: RawInbound,
+    _type: PhantomData<fn() -> T>,
+}
+
+impl<T: Wire> RequestStream<T> {
+    pub(crate) fn new(raw: RawInbound) -> Self {
+        RequestStream {
+            raw,
+            _type: PhantomData,
+        }
+    }
+
+    /// The next message; `None` once the caller finished its side of the stream. A
+    /// malformed message ends the stream (it is stopped with the error's code).
+    pub async fn next(&mut self) -> Option<Result<Received<T>, FrameError>> {
+        match self.raw.next().await? {
+            Ok(body) => Some(Received::new(body).inspect_err(|e| self.raw.refuse(e))),
+            Err(e) => Some(Err(e)),
+        }
+    }
+}
+
 pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
 type UnaryFn = dyn Fn(CallInfo, AlignedVec) -> Result<BoxFuture<Result<AlignedVec, ServiceError>>, FrameError>
     + Send
     + Sync;
 type StreamFn = dyn Fn(CallInfo, AlignedVec, RawSink) -> Result<BoxFuture<Result<(), ServiceError>>, FrameError>
+    + Send
+    + Sync;
+type BidiFn = dyn Fn(
+        CallInfo,
+        AlignedVec,
+        RawInbound,
+        RawSink,
+    ) -> Result<BoxFuture<Result<(), ServiceError>>, FrameError>
     + Send
     + Sync;
 type OneWayFn = dyn Fn(CallInfo, AlignedVec) -> Result<BoxFuture<()>, FrameError> + Send + Sync;
@@ -184,6 +219,7 @@ type OneWayFn = dyn Fn(CallInfo, AlignedVec) -> Result<BoxFuture<()>, FrameError
 pub(crate) enum Handler {
     Unary(Arc<UnaryFn>),
     Stream(Arc<StreamFn>),
+    Bidi(Arc<BidiFn>),
     OneWay(Arc<OneWayFn>),
 }
 
@@ -192,6 +228,7 @@ impl Handler {
         match self {
             Handler::Unary(_) => StreamKind::Unary,
             Handler::Stream(_) => StreamKind::ServerStream,
+            Handler::Bidi(_) => StreamKind::Bidi,
             Handler::OneWay(_) => StreamKind::OneWay,
         }
     }
@@ -278,6 +315,34 @@ impl Router {
             Ok(Box::pin(handler(call, StreamSink::new(raw))) as BoxFuture<_>)
         });
         self.insert::<S>(Handler::Stream(erased));
+        self
+    }
+
+    /// Registers a bidi-stream handler for `S`: an opening request, then the caller's
+    /// further messages (of the same type) through the [`RequestStream`] and items out
+    /// through the sink, until the handler returns.
+    ///
+    /// # Panics
+    /// If a handler for `S::ID` is already registered.
+    #[track_caller]
+    pub fn bidi_stream<S, F, Fut>(mut self, handler: F) -> Self
+    where
+        S: Service,
+        F: Fn(Call<S>, RequestStream<S::Request>, StreamSink<S::Response>) -> Fut
+            + Send
+            + Sync
+            + 'static,
+        Fut: Future<Output = Result<(), ServiceError>> + Send + 'static,
+    {
+        let erased: Arc<BidiFn> = Arc::new(move |info, body, inbound, raw| {
+            let call = Call::<S> {
+                info,
+                request: Received::new(body)?,
+            };
+            let fut = handler(call, RequestStream::new(inbound), StreamSink::new(raw));
+            Ok(Box::pin(fut) as BoxFuture<_>)
+        });
+        self.insert::<S>(Handler::Bidi(erased));
         self
     }
 

@@ -1,5 +1,5 @@
-//! The three patterns over real QUIC on loopback: unary calls with deadlines, server
-//! streams under flow control, one-way messages; and connection upkeep.
+//! The four patterns over real QUIC on loopback: unary calls with deadlines, server
+//! streams under flow control, bidi streams, one-way messages; and connection upkeep.
 
 mod common;
 
@@ -119,6 +119,41 @@ async fn a_server_stream_delivers_every_message_in_order() {
         expected += 1;
     }
     assert_eq!(expected, n);
+}
+
+/// A bidi stream carries the caller's messages after the opening one, in order, answers
+/// each as it arrives, and ends when the caller finishes its side.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bidi_stream_answers_each_message_in_order_until_the_caller_finishes() {
+    let (server, client) = pair();
+    let (mut requests, mut answers) = client
+        .ep
+        .bidi_stream::<Sums>(&server.name, &Note { seq: 100 })
+        .await
+        .unwrap();
+    let mut sum = 100;
+    for n in 1..=50u64 {
+        requests.send(&Note { seq: n }).await.unwrap();
+        sum += n;
+        let answer = answers.next().await.expect("an answer").unwrap();
+        assert_eq!(answer.get().seq.to_native(), sum);
+    }
+    // Pipelined: many messages in flight before any answer is read.
+    for n in 0..20u64 {
+        requests.send(&Note { seq: n }).await.unwrap();
+    }
+    requests.finish();
+    let mut got = Vec::new();
+    while let Some(answer) = answers.next().await {
+        got.push(answer.unwrap().get().seq.to_native());
+    }
+    let want: Vec<u64> = (0..20u64)
+        .scan(sum, |s, n| {
+            *s += n;
+            Some(*s)
+        })
+        .collect();
+    assert_eq!(got, want);
 }
 
 /// A slow reader holds the producer back: the server is never more than one receive

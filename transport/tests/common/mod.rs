@@ -97,6 +97,16 @@ impl Service for Notes {
     type Response = ();
 }
 
+/// A bidi stream: the opening note starts a running sum, each further note adds to it
+/// and is answered with the sum so far; the stream ends when the caller finishes.
+pub struct Sums;
+impl Service for Sums {
+    const NAME: &'static str = "test.sums";
+    const ID: ServiceId = ServiceId(5);
+    type Request = Note;
+    type Response = Number;
+}
+
 /// Registered nowhere.
 pub struct Nobody;
 impl Service for Nobody {
@@ -173,6 +183,18 @@ pub fn router(notes: Arc<Mutex<Vec<u64>>>, sent: Arc<AtomicU64>, ended: Arc<Atom
                 ended.fetch_add(1, Ordering::SeqCst);
                 result
             }
+        })
+        .bidi_stream::<Sums, _, _>(|call, mut inbound, mut sink| async move {
+            let mut sum = call.request().seq.to_native();
+            while let Some(note) = inbound.next().await {
+                sum += note?.get().seq.to_native();
+                sink.send(&Number {
+                    seq: sum,
+                    pad: Vec::new(),
+                })
+                .await?;
+            }
+            Ok(())
         })
         .one_way::<Notes, _, _>(move |call| {
             let notes = notes.clone();
