@@ -10,13 +10,14 @@ use std::time::Duration;
 
 use common::quic::QuicFabric;
 use common::{opts, LONG};
+use futures::FutureExt;
 use hive_raftstore::cluster::LocalCluster;
 use hive_raftstore::network::PeerAddr;
 use hive_raftstore::remote::wire::{codes, ErrorDetail, MemberAddr, Reply, StatusMsg, TxnMsg};
 use hive_raftstore::remote::{
-    services, MemberRole, RemoteOptions, RemoteStore, StoreServerOptions,
+    services, MemberRole, RemoteOptions, RemoteStore, RemoteWatch, StoreServerOptions,
 };
-use hive_raftstore::watch::WatchResponse;
+use hive_raftstore::watch::{CancelReason, WatchResponse};
 use hive_raftstore::{
     Compare, CompareOp, CompareTarget, Consistency, KeyRange, LeaseId, NodeId, PutRequest,
     RangeRequest, Revision, ShardId, StoreError, TxnOp, TxnOpResponse, TxnRequest,
@@ -595,9 +596,9 @@ async fn garbage_sent_to_the_store_services_gets_an_error_code_not_a_panic() {
     garbage_is_refused::<services::Status, _>(&s, &peer).await;
     garbage_is_refused::<services::AddMember, _>(&s, &peer).await;
     garbage_is_refused::<services::RemoveMember, _>(&s, &peer).await;
-    let mut stream = s
+    let (_requests, mut stream) = s
         .endpoint()
-        .server_stream::<Garbage<services::Watch>>(&peer.name, &vec![0xff_u8; 61])
+        .bidi_stream::<Garbage<services::WatchSession>>(&peer.name, &vec![0xff_u8; 61])
         .await
         .expect("the stream opens");
     match tokio::time::timeout(LONG, stream.next())
@@ -606,7 +607,7 @@ async fn garbage_sent_to_the_store_services_gets_an_error_code_not_a_panic() {
     {
         Some(Err(e)) => assert_eq!(e.code(), transport_codes::INVALID_ARCHIVE, "{e}"),
         other => panic!(
-            "garbage watch request not refused: {:?}",
+            "garbage watch session request not refused: {:?}",
             other.map(|r| r.is_ok())
         ),
     }
@@ -656,4 +657,339 @@ async fn garbage_sent_to_the_store_services_gets_an_error_code_not_a_panic() {
     s.put("/still", "serving")
         .await
         .expect("the member still serves");
+}
+
+// ---- watch sessions ------------------------------------------------------------------
+
+/// The next message of `w` within `LONG`, failing on an error or the end.
+async fn next_msg(w: &mut RemoteWatch) -> WatchResponse {
+    match tokio::time::timeout(LONG, w.recv()).await {
+        Ok(Some(Ok(resp))) => resp,
+        Ok(other) => panic!("expected a watch message, got {other:?}"),
+        Err(_) => panic!("no watch message within {LONG:?}"),
+    }
+}
+
+/// Puts `key` and returns its revision.
+async fn put_at(s: &RemoteStore, key: &str) -> Revision {
+    s.put(key, "v").await.expect("put").revision
+}
+
+/// Many watches of one client ride one session (one stream, not one each): each gets
+/// every event of its range, in order, once; cancelling one (dropping it) ends only that
+/// one, and the others keep getting every event.
+#[actix_rt::test]
+async fn many_watches_share_one_session_and_cancelling_one_leaves_the_others() {
+    let t = RemoteCluster::start(1).await;
+    let s = t.client(&[1]);
+    put_at(&s, "/m/warm").await;
+    let streams_before = s.endpoint().metrics().streams_opened_total;
+    let mut prefix = Vec::new();
+    for _ in 0..40 {
+        prefix.push(
+            s.watch(KeyRange::prefix("/m/"), None, false)
+                .await
+                .expect("watch"),
+        );
+    }
+    let mut single = Vec::new();
+    for _ in 0..10 {
+        single.push(
+            s.watch(KeyRange::key("/m/1"), None, false)
+                .await
+                .expect("watch"),
+        );
+    }
+    assert_eq!(
+        s.endpoint().metrics().streams_opened_total - streams_before,
+        1,
+        "fifty watches opened one session stream"
+    );
+
+    let mut revs = Vec::new();
+    for i in 0..6 {
+        revs.push((put_at(&s, &format!("/m/{}", i % 3)).await, i % 3));
+    }
+    for w in prefix.iter_mut() {
+        for (rev, k) in &revs {
+            assert_eq!(
+                next_events(w).await,
+                (*rev, vec![format!("/m/{k}").into_bytes()])
+            );
+        }
+    }
+    for w in single.iter_mut() {
+        for (rev, _) in revs.iter().filter(|(_, k)| *k == 1) {
+            assert_eq!(next_events(w).await, (*rev, vec![b"/m/1".to_vec()]));
+        }
+    }
+
+    // Cancel every other prefix watch and one single-key watch.
+    let kept: Vec<RemoteWatch> = prefix
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, w)| (i % 2 == 0).then_some(w))
+        .collect();
+    single.truncate(9);
+    let later = put_at(&s, "/m/1").await;
+    for mut w in kept.into_iter().chain(single) {
+        assert_eq!(next_events(&mut w).await, (later, vec![b"/m/1".to_vec()]));
+        assert!(
+            w.recv().now_or_never().is_none(),
+            "exactly one message per revision"
+        );
+    }
+}
+
+/// Watches on one session with different start revisions each get their own history
+/// (from their start, not before) and then the same live events.
+#[actix_rt::test]
+async fn watches_with_different_start_revisions_share_a_session() {
+    let t = RemoteCluster::start(1).await;
+    let s = t.client(&[1]);
+    let mut revs = Vec::new();
+    for i in 0..5 {
+        revs.push(put_at(&s, &format!("/d/{i}")).await);
+    }
+    let mut ws = Vec::new();
+    for (i, rev) in revs.iter().enumerate() {
+        ws.push((
+            i,
+            s.watch(KeyRange::prefix("/d/"), Some(*rev), false)
+                .await
+                .expect("watch"),
+        ));
+    }
+    let mut now = s
+        .watch(KeyRange::prefix("/d/"), None, false)
+        .await
+        .expect("watch");
+    let live = put_at(&s, "/d/live").await;
+    for (i, mut w) in ws {
+        assert_eq!(w.resume_from(), revs[i]);
+        for (j, rev) in revs.iter().enumerate().skip(i) {
+            assert_eq!(
+                next_events(&mut w).await,
+                (*rev, vec![format!("/d/{j}").into_bytes()])
+            );
+        }
+        assert_eq!(next_events(&mut w).await, (live, vec![b"/d/live".to_vec()]));
+    }
+    assert_eq!(
+        next_events(&mut now).await,
+        (live, vec![b"/d/live".to_vec()])
+    );
+    assert_eq!(now.resume_from(), live.next());
+}
+
+/// A watch from below the compaction point is refused with `Compacted` and the
+/// compaction revision; the session's other watches are not disturbed.
+#[actix_rt::test]
+async fn a_compacted_start_fails_one_watch_and_not_its_session() {
+    let t = RemoteCluster::start(1).await;
+    let s = t.client(&[1]);
+    let first = put_at(&s, "/c/a").await;
+    let second = put_at(&s, "/c/b").await;
+    let mut live = s
+        .watch(KeyRange::prefix("/c/"), None, false)
+        .await
+        .expect("watch");
+    s.compact(second).await.expect("compact");
+    let err = s
+        .watch(KeyRange::prefix("/c/"), Some(first), false)
+        .await
+        .expect_err("history below the compaction point is gone");
+    assert_eq!(err, StoreError::Compacted { compacted: second });
+    let mut ok = s
+        .watch(KeyRange::prefix("/c/"), Some(second.next()), false)
+        .await
+        .expect("a start above the compaction point");
+    let third = put_at(&s, "/c/c").await;
+    assert_eq!(
+        next_events(&mut live).await,
+        (third, vec![b"/c/c".to_vec()])
+    );
+    assert_eq!(next_events(&mut ok).await, (third, vec![b"/c/c".to_vec()]));
+}
+
+/// A watch whose caller does not read is canceled alone as slow once its queue is full,
+/// with the first revision it did not get; watching again from there continues without
+/// a gap, and the watch that kept reading on the same session got everything.
+#[actix_rt::test]
+async fn a_slow_watch_is_canceled_alone_with_its_resume_point() {
+    let t = RemoteCluster::start(1).await;
+    let s = t.client_with(
+        &[1],
+        RemoteOptions {
+            watch_queue: 3,
+            ..RemoteOptions::default()
+        },
+    );
+    let mut slow = s
+        .watch(KeyRange::prefix("/s/"), None, false)
+        .await
+        .expect("watch");
+    let mut reader = s
+        .watch(KeyRange::prefix("/s/"), None, false)
+        .await
+        .expect("watch");
+    let mut revs = Vec::new();
+    for i in 0..8 {
+        let rev = put_at(&s, &format!("/s/{i}")).await;
+        assert_eq!(next_events(&mut reader).await.0, rev);
+        revs.push(rev);
+    }
+    for rev in &revs[..3] {
+        assert_eq!(next_events(&mut slow).await.0, *rev);
+    }
+    match next_msg(&mut slow).await {
+        WatchResponse::Canceled {
+            reason: CancelReason::Slow { resume_from },
+        } => assert_eq!(resume_from, revs[3]),
+        other => panic!("expected a slow cancel, got {other:?}"),
+    }
+    assert!(slow.recv().await.is_none(), "nothing after the cancel");
+    assert_eq!(slow.resume_from(), revs[3]);
+    // History arrives all at once: resume on a client with room for it.
+    let roomy = t.client(&[1]);
+    let mut again = roomy
+        .watch(KeyRange::prefix("/s/"), Some(slow.resume_from()), false)
+        .await
+        .expect("watch again");
+    for rev in &revs[3..] {
+        assert_eq!(next_events(&mut again).await.0, *rev);
+    }
+    let last = put_at(&s, "/s/last").await;
+    assert_eq!(next_events(&mut reader).await.0, last);
+    assert_eq!(next_events(&mut again).await.0, last);
+}
+
+/// When a session is lost, each of its watches reports the loss with its own resume
+/// point (where it stopped, which differs per watch), and resuming each from there
+/// elsewhere misses nothing.
+#[actix_rt::test]
+async fn a_lost_session_reports_each_watchs_own_resume_point() {
+    let mut t = RemoteCluster::start(3).await;
+    let leader = t.c.leader().expect("a leader");
+    let follower = t.follower(leader);
+    let writer = t.client(&[leader.0]);
+    let watcher = t.client_with(
+        &[follower.0],
+        RemoteOptions {
+            watch_idle_timeout: Duration::from_secs(2),
+            ..RemoteOptions::default()
+        },
+    );
+    let mut a = watcher
+        .watch(KeyRange::key("/l/a"), None, false)
+        .await
+        .expect("watch a");
+    let mut b = watcher
+        .watch(KeyRange::key("/l/b"), None, false)
+        .await
+        .expect("watch b");
+    let ra = put_at(&writer, "/l/a").await;
+    assert_eq!(next_events(&mut a).await.0, ra);
+    let rb = put_at(&writer, "/l/b").await;
+    assert_eq!(next_events(&mut b).await.0, rb);
+    // Each watch's bookkeeping stops where its own events did.
+    assert_eq!((a.resume_from(), b.resume_from()), (ra.next(), rb.next()));
+
+    t.c.kill(follower);
+    let after_a = put_at(&writer, "/l/a").await;
+    for w in [&mut a, &mut b] {
+        match tokio::time::timeout(LONG, w.recv()).await {
+            Ok(Some(Err(StoreError::Unavailable(why)))) => assert!(
+                why.contains(&format!("resume from revision {}", w.resume_from().0)),
+                "{why}"
+            ),
+            other => panic!("expected the loss to be reported, got {other:?}"),
+        }
+        assert!(w.recv().await.is_none(), "nothing after the loss");
+    }
+    assert_eq!((a.resume_from(), b.resume_from()), (ra.next(), rb.next()));
+    watcher.add_member_addr(&t.addr(leader));
+    let mut a2 = watcher
+        .watch(KeyRange::key("/l/a"), Some(a.resume_from()), false)
+        .await
+        .expect("resume a");
+    assert_eq!(next_events(&mut a2).await.0, after_a);
+}
+
+/// The events a watch is owed: (revision, key), in order.
+type Owed = Vec<(Revision, String)>;
+
+/// Random interleavings of creates, cancels and puts on one session (and a second one)
+/// against a model: every live watch gets exactly the puts of its range made after it
+/// was created, in order, once each, and a cancelled watch nothing after its cancel.
+#[actix_rt::test]
+async fn random_creates_cancels_and_puts_on_sessions_match_a_model() {
+    use rand::{Rng, SeedableRng};
+    let t = RemoteCluster::start(1).await;
+    let s = t.client_with(
+        &[1],
+        RemoteOptions {
+            watch_sessions: 2,
+            ..RemoteOptions::default()
+        },
+    );
+    let ranges = [
+        KeyRange::prefix("/p/"),
+        KeyRange::prefix("/p/a"),
+        KeyRange::key("/p/a1"),
+        KeyRange::key("/p/b1"),
+    ];
+    let keys = ["/p/a1", "/p/a2", "/p/b1", "/q/x"];
+    for seed in 0..3u64 {
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
+        // Each live watch with its range and the revisions it must get, in order.
+        let mut live: Vec<(RemoteWatch, usize, Owed)> = Vec::new();
+        for _ in 0..60 {
+            match rng.gen_range(0..10) {
+                0..=2 => {
+                    let r = rng.gen_range(0..ranges.len());
+                    let w = s
+                        .watch(ranges[r].clone(), None, false)
+                        .await
+                        .expect("watch");
+                    live.push((w, r, Vec::new()));
+                }
+                3 if !live.is_empty() => {
+                    let i = rng.gen_range(0..live.len());
+                    let (mut w, _, want) = live.swap_remove(i);
+                    // What it was owed before the cancel still arrives first.
+                    for (rev, key) in want {
+                        assert_eq!(next_events(&mut w).await, (rev, vec![key.into_bytes()]));
+                    }
+                    drop(w);
+                }
+                _ => {
+                    let key = keys[rng.gen_range(0..keys.len())];
+                    let rev = put_at(&s, key).await;
+                    for (_, r, want) in live.iter_mut() {
+                        if ranges[*r].contains(key.as_bytes()) {
+                            want.push((rev, key.to_string()));
+                        }
+                    }
+                }
+            }
+        }
+        let fence = put_at(&s, "/p/zz").await;
+        for (mut w, r, want) in live {
+            for (rev, key) in want {
+                assert_eq!(
+                    next_events(&mut w).await,
+                    (rev, vec![key.into_bytes()]),
+                    "seed {seed}"
+                );
+            }
+            if ranges[r].contains(b"/p/zz") {
+                assert_eq!(next_events(&mut w).await.0, fence, "seed {seed}");
+            }
+            assert!(
+                w.recv().now_or_never().is_none(),
+                "seed {seed}: nothing extra"
+            );
+        }
+    }
 }

@@ -26,10 +26,10 @@ use parking_lot::{Mutex, RwLock};
 use tokio::time::Instant;
 
 use super::services;
-use super::watch::{open_watch, RemoteWatch};
+use super::watch::{RemoteWatch, Session};
 use super::wire::{
     AddMemberMsg, CompactMsg, LeaseGrantMsg, LeaseGranted, LeaseMsg, MemberStatus, RangeMsg,
-    RemoveMemberMsg, Reply, StatusMsg, TxnMsg, WatchMsg,
+    RemoveMemberMsg, Reply, StatusMsg, TxnMsg,
 };
 use crate::error::{StoreError, StoreResult};
 use crate::network::PeerAddr;
@@ -55,9 +55,15 @@ pub struct RemoteOptions {
     pub connect_timeout: Duration,
     /// How long a member that timed out or could not be reached is asked last.
     pub suspect_for: Duration,
-    /// A watch stream silent for this long (no event, progress or heartbeat) is taken
+    /// A watch session silent for this long (no event, progress or heartbeat) is taken
     /// for lost; keep it well above the server's heartbeat interval.
     pub watch_idle_timeout: Duration,
+    /// Watch sessions (streams) per member; watches are spread over them in turn. One
+    /// is etcd's default (every watch of a client on one stream).
+    pub watch_sessions: usize,
+    /// Responses a watch may have waiting for its caller; one more makes it canceled as
+    /// slow (`Canceled(Slow { resume_from })`), alone, while its session continues.
+    pub watch_queue: usize,
 }
 
 impl Default for RemoteOptions {
@@ -69,6 +75,8 @@ impl Default for RemoteOptions {
             connect_timeout: Duration::from_secs(1),
             suspect_for: Duration::from_secs(2),
             watch_idle_timeout: Duration::from_secs(10),
+            watch_sessions: 1,
+            watch_queue: 1024,
         }
     }
 }
@@ -96,7 +104,16 @@ struct Inner {
     members: RwLock<Vec<MemberName>>,
     leader: RwLock<Option<MemberName>>,
     suspects: Mutex<HashMap<MemberName, Instant>>,
+    /// Watch sessions by member: `watch_sessions` slots each, opened on first use and
+    /// again after they end.
+    sessions: Mutex<HashMap<MemberName, Vec<SessionSlot>>>,
+    /// Which slot the next watch goes to.
+    next_session: std::sync::atomic::AtomicUsize,
 }
+
+/// Where one watch session to a member lives; opening it is serialized so concurrent
+/// watches share one.
+type SessionSlot = Arc<tokio::sync::Mutex<Option<Arc<Session>>>>;
 
 /// The store client for other processes. Cheap to clone; clones share the endpoint, the
 /// member list and the leader it learned.
@@ -130,6 +147,8 @@ impl RemoteStore {
                 members: RwLock::new(Vec::new()),
                 leader: RwLock::new(None),
                 suspects: Mutex::new(HashMap::new()),
+                sessions: Mutex::new(HashMap::new()),
+                next_session: std::sync::atomic::AtomicUsize::new(0),
             }),
         };
         for m in members {
@@ -258,20 +277,16 @@ impl RemoteStore {
 
     /// Watches a key range from `start` (None: only future events). Returns once the
     /// member registered the watch, so any write acknowledged afterwards is seen. Served
-    /// by the member believed to lead if it answers, else by any member. A lost stream is
-    /// not re-opened: [`RemoteWatch`] says so and where to resume.
+    /// by the member believed to lead if it answers, else by any member, on one of this
+    /// client's watch sessions to it (shared by many watches). A lost session is not
+    /// re-opened for the watches it carried: [`RemoteWatch`] says so and where to
+    /// resume; the next `watch` opens a new one.
     pub async fn watch(
         &self,
         range: KeyRange,
         start: Option<Revision>,
         progress_notify: bool,
     ) -> StoreResult<RemoteWatch> {
-        let msg = WatchMsg {
-            shard: self.inner.opts.shard,
-            range,
-            start_revision: start,
-            progress_notify,
-        };
         let deadline = Instant::now() + self.inner.opts.deadline;
         let mut last = StoreError::Unavailable("no member known".into());
         for peer in self.candidates() {
@@ -284,8 +299,15 @@ impl RemoteStore {
                 continue;
             }
             let wait = left.min(self.inner.opts.attempt_timeout);
-            let idle = self.inner.opts.watch_idle_timeout;
-            match open_watch(&self.inner.endpoint, &peer, &msg, wait, idle).await {
+            let opened = match self.session(&peer, wait).await {
+                Ok(session) => {
+                    session
+                        .watch(range.clone(), start, progress_notify, wait)
+                        .await
+                }
+                Err(e) => Err(e),
+            };
+            match opened {
                 Ok(w) => return Ok(w),
                 Err(e) if e.is_retryable() || is_lost(&e) => {
                     self.suspect(&peer);
@@ -295,6 +317,39 @@ impl RemoteStore {
             }
         }
         Err(last)
+    }
+
+    /// A watch session to `peer`: the next slot's, opened (within `wait`) if it has none
+    /// or its session ended.
+    async fn session(&self, peer: &MemberName, wait: Duration) -> StoreResult<Arc<Session>> {
+        let opts = &self.inner.opts;
+        let n = opts.watch_sessions.max(1);
+        let slot = {
+            let mut sessions = self.inner.sessions.lock();
+            let slots = sessions
+                .entry(peer.clone())
+                .or_insert_with(|| (0..n).map(|_| SessionSlot::default()).collect());
+            let i = self
+                .inner
+                .next_session
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            slots[i % slots.len()].clone()
+        };
+        let mut held = slot.lock().await;
+        if let Some(session) = held.as_ref().filter(|s| s.is_open()) {
+            return Ok(session.clone());
+        }
+        let session = Session::open(
+            &self.inner.endpoint,
+            peer,
+            opts.shard,
+            wait,
+            opts.watch_idle_timeout,
+            opts.watch_queue,
+        )
+        .await?;
+        *held = Some(session.clone());
+        Ok(session)
     }
 
     /// Answers which member `member` believes leads, its term, applied index and

@@ -3,23 +3,48 @@
 //! What lives here: the typed hive-transport services that expose a member's shard
 //! ([`services`], messages in [`wire`]); [`StoreServer`], which serves them on a member's
 //! endpoint from the member's local shard; and [`RemoteStore`], a client with the same
-//! methods and meaning as the in-process [`crate::Store`], plus [`RemoteWatch`], its
-//! watch stream.
+//! methods and meaning as the in-process [`crate::Store`], plus [`RemoteWatch`], one of
+//! its watches.
 //!
 //! The server never proxies: a member that does not lead answers `NotLeader` with the
 //! leader's address (the one the shard membership records, where the leader serves this
 //! API on the endpoint it speaks Raft on), and the client goes there. Linearizable reads
 //! pass the member's read barrier (read index) first; writes are proposed through the
 //! shard actor exactly as `Store` proposes them. Watches are served by whichever member
-//! the client asks, from that member's hub: each item carries one revision's events as
-//! the hub's encoded `SharedEvent` bytes, unchanged.
+//! the client asks, from that member's hub.
 //!
-//! What does not live here: reconnecting watches (a lost stream is surfaced to the caller
-//! with the revision to resume from, as etcd's API does), and key-to-shard routing (a
-//! `RemoteStore` talks to one shard).
+//! # The watch protocol: sessions
+//!
+//! Watches travel on *watch sessions*, etcd's watch stream with many watch ids: one
+//! hive-transport bidi stream ([`services::WatchSession`]) per session, opened by
+//! `Open { shard }`, carrying any number of watches. The client names each watch with its
+//! own id and sends `Create` and `Cancel` batches on the same stream; the member answers
+//! a `Create` batch with one `Created` item (each watch's first revision, or why not),
+//! then sends items naming the watches they are for: `Events` (one revision's events,
+//! sent once for every watch of the session that got the very same events — watches of
+//! one range at one cursor), `Progress`, `Canceled` (one watch ends: requested, slow with
+//! its resume point, compacted, unencodable), one `Heartbeat` per quiet session, and
+//! `Failed` when the member stops serving the whole session. Each watch still has its
+//! own hub registration, cursor, history catch-up, compaction error, slow cancel and
+//! resume point; only the stream, the task and the heartbeat are shared.
+//!
+//! Why a bidi stream rather than a session stream plus unary create/cancel calls naming
+//! it: creations and cancellations then ride the session itself, in order with its
+//! items (a `Created` always precedes the watch's first events, a `Canceled(Requested)`
+//! ends its items, with no session registry or cross-stream race on the member),
+//! batched by the client's writer into one frame per wake-up, and bounded by the same
+//! QUIC flow control; a session ends with its stream, so nothing outlives a vanished
+//! client. `RemoteStore` keeps `watch_sessions` sessions per member (one by default) and
+//! spreads its watches over them; the member's side is in `session.rs`, the client's in
+//! `watch.rs`.
+//!
+//! What does not live here: reconnecting watches (a lost session is surfaced to each of
+//! its watches with the revision to resume from, as etcd's API does), and key-to-shard
+//! routing (a `RemoteStore` talks to one shard).
 
 mod client;
 mod server;
+mod session;
 mod watch;
 pub mod wire;
 
@@ -35,7 +60,7 @@ pub mod services {
 
     use super::wire::{
         AddMemberMsg, CompactMsg, LeaseGrantMsg, LeaseGranted, LeaseMsg, MemberStatus, RangeMsg,
-        RemoveMemberMsg, Reply, StatusMsg, TxnMsg, WatchItem, WatchMsg,
+        RemoveMemberMsg, Reply, SessionItem, SessionRequest, StatusMsg, TxnMsg,
     };
     use crate::types::{RangeResponse, Revision, TxnResponse};
 
@@ -79,10 +104,6 @@ pub mod services {
         Compact, "store.compact", 0x5354_0006, CompactMsg, Reply<Revision>
     );
     service!(
-        /// Watch a key range: a server stream of [`WatchItem`]s.
-        Watch, "store.watch", 0x5354_0007, WatchMsg, WatchItem
-    );
-    service!(
         /// The answering member's view of its shard (never redirected).
         Status, "store.member_status", 0x5354_0008, StatusMsg, Reply<MemberStatus>
     );
@@ -93,5 +114,11 @@ pub mod services {
     service!(
         /// Remove a member.
         RemoveMember, "store.remove_member", 0x5354_000a, RemoveMemberMsg, Reply<()>
+    );
+    service!(
+        /// A watch session: a bidi stream carrying many watches, [`SessionRequest`]s in
+        /// and [`SessionItem`]s out. (`0x5354_0007` was the stream-per-watch service it
+        /// replaced; the id is not reused.)
+        WatchSession, "store.watch_session", 0x5354_000b, SessionRequest, SessionItem
     );
 }

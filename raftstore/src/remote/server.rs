@@ -4,22 +4,23 @@
 //! Each handler unpacks the request, reaches the member's current incarnation through
 //! its `ShardSlot`, and does what `Store` does in process: a linearizable read passes the
 //! shard's read barrier, a write is a `Propose` to the shard actor, membership changes
-//! are `ChangeMembers`. Whatever the member answers — `NotLeader` with the leader's
+//! are `ChangeMembers`; watch sessions are served by `super::session`. Whatever the
+//! member answers — `NotLeader` with the leader's
 //! address included — goes back to the client as it is; nothing is forwarded.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hive_transport::{Call, Encoded, Endpoint, Router, ServiceError, StreamSink};
+use hive_transport::{Call, Endpoint, Router, ServiceError};
 use openraft::ServerState;
-use parking_lot::{Mutex, RwLock};
+use parking_lot::RwLock;
 
 use super::services;
+use super::session::serve_session;
 use super::wire::{
-    AddMemberMsg, CompactMsg, LeaseGrantMsg, LeaseGranted, LeaseMsg, MemberAddr, MemberRole,
-    MemberStatus, RangeMsg, ReadConsistency, RemoteError, RemoveMemberMsg, Reply, StatusMsg,
-    TxnMsg, WatchItem, WatchMsg, WireCancel,
+    AddMemberMsg, CompactMsg, CreateWatch, LeaseGrantMsg, LeaseGranted, LeaseMsg, MemberAddr,
+    MemberRole, MemberStatus, RangeMsg, ReadConsistency, RemoveMemberMsg, Reply, StatusMsg, TxnMsg,
 };
 use crate::error::{StoreError, StoreResult};
 use crate::network::PeerAddr;
@@ -27,14 +28,14 @@ use crate::shard::{ChangeMembers, KeepAlive, Propose, ReadBarrier, Running, Shar
 use crate::types::{
     Command, CommandResponse, NodeId, RangeResponse, Revision, ShardId, TxnResponse,
 };
-use crate::watch::{SharedEvent, WatchReceiver, WatchRequest, WatchResponse};
+use crate::watch::{WatchReceiver, WatchRequest};
 
 /// How the server behaves.
 #[derive(Clone, Debug)]
 pub struct StoreServerOptions {
-    /// A watch stream with nothing to say for this long gets a heartbeat item, so a
-    /// client that went away is noticed (and its watcher dropped) and a client can tell
-    /// a quiet watch from a dead member.
+    /// A watch session with nothing to say for this long gets one heartbeat item (one
+    /// per session, not per watch), so a client that went away is noticed (and its
+    /// watches dropped) and a client can tell quiet watches from a dead member.
     pub watch_heartbeat: Duration,
 }
 
@@ -46,55 +47,9 @@ impl Default for StoreServerOptions {
     }
 }
 
-struct Inner {
+pub(super) struct Inner {
     shards: RwLock<HashMap<ShardId, ShardSlot>>,
-    opts: StoreServerOptions,
-    /// The last revision's events as one encoded wire item, shared by every stream.
-    encoded: EncodeOnce,
-}
-
-/// Encodes a revision's events for the wire once, however many watch streams send them.
-///
-/// The hub hands every watcher of a revision clones of the same `SharedEvent`s, so
-/// streams asking for the same events (compared by identity, not content) get clones of
-/// one `Encoded` item instead of copying and archiving the events again each. The entry
-/// holds its events, so their buffers cannot be freed and their addresses reused by
-/// other events while it is cached.
-#[derive(Default)]
-struct EncodeOnce {
-    last: Mutex<Option<Cached>>,
-}
-
-/// A revision's events (kept alive) and their encoded wire item.
-type Cached = (Revision, Vec<SharedEvent>, Encoded<WatchItem>);
-
-impl EncodeOnce {
-    /// The wire item for `events` of `revision`, encoded at most once while they are the
-    /// latest asked for.
-    fn events(
-        &self,
-        revision: Revision,
-        events: Vec<SharedEvent>,
-    ) -> Result<Encoded<WatchItem>, hive_transport::FrameError> {
-        let same = |cached: &[SharedEvent]| {
-            cached.len() == events.len()
-                && cached.iter().zip(&events).all(|(a, b)| {
-                    a.as_bytes().as_ptr() == b.as_bytes().as_ptr()
-                        && a.as_bytes().len() == b.as_bytes().len()
-                })
-        };
-        if let Some((rev, cached, enc)) = &*self.last.lock() {
-            if *rev == revision && same(cached) {
-                return Ok(enc.clone());
-            }
-        }
-        let enc = Encoded::new(&WatchItem::Events {
-            revision,
-            events: events.iter().map(|e| e.as_bytes().to_vec()).collect(),
-        })?;
-        *self.last.lock() = Some((revision, events, enc.clone()));
-        Ok(enc)
-    }
+    pub(super) opts: StoreServerOptions,
 }
 
 /// Serves the store's client API for the shard members of this process. Cheap to clone;
@@ -121,7 +76,6 @@ impl StoreServer {
             inner: Arc::new(Inner {
                 shards: RwLock::new(HashMap::new()),
                 opts,
-                encoded: EncodeOnce::default(),
             }),
         }
     }
@@ -164,9 +118,9 @@ impl StoreServer {
             .unary::<services::RemoveMember, _, _>(unary(i, |s, m: RemoveMemberMsg| async move {
                 s.remove_member(m).await
             }))
-            .server_stream::<services::Watch, _, _>({
+            .bidi_stream::<services::WatchSession, _, _>({
                 let inner = i.clone();
-                move |call, sink| serve_watch(inner.clone(), call, sink)
+                move |call, inbound, sink| serve_session(inner.clone(), call, inbound, sink)
             })
     }
 
@@ -337,16 +291,20 @@ impl Inner {
     /// "from now" is pinned to the member's revision + 1, so the client knows where to
     /// resume before anything arrived. The member's handles are not kept: when its
     /// incarnation stops, the hub goes and the receiver ends.
-    fn open_watch(&self, msg: WatchMsg) -> StoreResult<(Revision, WatchReceiver)> {
-        let m = self.member(msg.shard)?;
-        let start = match msg.start_revision {
+    pub(super) fn open_watch(
+        &self,
+        shard: ShardId,
+        w: CreateWatch,
+    ) -> StoreResult<(Revision, WatchReceiver)> {
+        let m = self.member(shard)?;
+        let start = match w.start_revision {
             None | Some(Revision::ZERO) => m.sm.revision().next(),
             Some(r) => r,
         };
         let (_, rx) = m.sm.watch(WatchRequest {
-            range: msg.range,
+            range: w.range,
             start_revision: Some(start),
-            progress_notify: msg.progress_notify,
+            progress_notify: w.progress_notify,
         })?;
         Ok((start, rx))
     }
@@ -384,136 +342,5 @@ fn member_status(m: &Running) -> MemberStatus {
                 addr: n.addr.clone(),
             })
             .collect(),
-    }
-}
-
-/// Serves one watch: registers it, confirms with `Created`, then forwards the hub's
-/// responses until the watch ends, the client goes away, or the member stops.
-async fn serve_watch(
-    inner: Arc<Inner>,
-    call: Call<services::Watch>,
-    mut sink: StreamSink<WatchItem>,
-) -> Result<(), ServiceError> {
-    let msg = call.received().deserialize()?;
-    let (start, rx) = match inner.open_watch(msg) {
-        Ok(opened) => opened,
-        Err(e) => {
-            // The client may be gone already; nothing more to do either way.
-            let _ = sink.send(&WatchItem::Failed(RemoteError::from(&e))).await;
-            return Ok(());
-        }
-    };
-    if sink.send(&WatchItem::Created { start }).await.is_ok() {
-        forward_watch(&inner, rx, sink).await;
-    }
-    Ok(())
-}
-
-/// The encoded wire item for one hub response, and whether it is the last.
-fn watch_item(
-    encoded: &EncodeOnce,
-    resp: WatchResponse,
-) -> Result<(Encoded<WatchItem>, bool), hive_transport::FrameError> {
-    Ok(match resp {
-        WatchResponse::Events { revision, events } => (encoded.events(revision, events)?, false),
-        WatchResponse::Progress { revision } => {
-            (Encoded::new(&WatchItem::Progress { revision })?, false)
-        }
-        WatchResponse::Canceled { reason } => (
-            Encoded::new(&WatchItem::Canceled(WireCancel::from(&reason)))?,
-            true,
-        ),
-    })
-}
-
-async fn forward_watch(inner: &Inner, mut rx: WatchReceiver, mut sink: StreamSink<WatchItem>) {
-    let heartbeat = inner.opts.watch_heartbeat;
-    loop {
-        let resp = match tokio::time::timeout(heartbeat, rx.recv()).await {
-            Err(_) => {
-                if sink.send(&WatchItem::Heartbeat).await.is_err() {
-                    return; // the client left; dropping `rx` cancels the watcher
-                }
-                continue;
-            }
-            Ok(None) => {
-                let e = StoreError::Unavailable(
-                    "the member stopped serving this watch (restarting or stopping)".into(),
-                );
-                let _ = sink.send(&WatchItem::Failed(RemoteError::from(&e))).await;
-                return;
-            }
-            Ok(Some(resp)) => resp,
-        };
-        let (item, last) = match watch_item(&inner.encoded, resp) {
-            Ok(encoded) => encoded,
-            Err(e) => {
-                let e = StoreError::Fatal(format!("encoding a watch item: {e}"));
-                let _ = sink.send(&WatchItem::Failed(RemoteError::from(&e))).await;
-                return;
-            }
-        };
-        if sink.send_encoded(&item).await.is_err() || last {
-            return;
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::types::{Event, EventKind, KeyValue};
-
-    fn event(key: &str) -> SharedEvent {
-        let ev = Event {
-            kind: EventKind::Put,
-            kv: KeyValue {
-                key: key.as_bytes().to_vec(),
-                value: vec![7; 64],
-                ..KeyValue::default()
-            },
-            prev_kv: None,
-        };
-        SharedEvent::encode(Revision(3), &ev).expect("encodes")
-    }
-
-    /// Streams sending the very events of one revision share one encoded item; other
-    /// events — even equal ones encoded separately, or a subset — are encoded anew and
-    /// decode to what they hold.
-    #[test]
-    fn the_same_events_of_a_revision_are_encoded_once_for_every_stream() {
-        let cache = EncodeOnce::default();
-        let (a, b) = (event("/a"), event("/b"));
-        let first = cache
-            .events(Revision(3), vec![a.clone(), b.clone()])
-            .unwrap();
-        let again = cache
-            .events(Revision(3), vec![a.clone(), b.clone()])
-            .unwrap();
-        assert_eq!(
-            first.bytes().as_ptr(),
-            again.bytes().as_ptr(),
-            "shared, not re-encoded"
-        );
-
-        let fresh_a = event("/a");
-        let other = cache.events(Revision(3), vec![fresh_a, b.clone()]).unwrap();
-        assert_ne!(first.bytes().as_ptr(), other.bytes().as_ptr());
-        let subset = cache.events(Revision(3), vec![b.clone()]).unwrap();
-        let later = cache.events(Revision(4), vec![b.clone()]).unwrap();
-        assert_ne!(subset.bytes().as_ptr(), later.bytes().as_ptr());
-
-        let decoded = |e: &Encoded<WatchItem>| {
-            let mut buf = rkyv::util::AlignedVec::<16>::new();
-            buf.extend_from_slice(e.bytes());
-            rkyv::from_bytes::<WatchItem, rkyv::rancor::Error>(&buf).unwrap()
-        };
-        let want = |rev: u64, evs: &[&SharedEvent]| WatchItem::Events {
-            revision: Revision(rev),
-            events: evs.iter().map(|e| e.as_bytes().to_vec()).collect(),
-        };
-        assert_eq!(decoded(&again), want(3, &[&a, &b]));
-        assert_eq!(decoded(&subset), want(3, &[&b]));
-        assert_eq!(decoded(&later), want(4, &[&b]));
     }
 }

@@ -7,8 +7,9 @@
 //! it becomes. Every request names its shard. A unary answer is a [`Reply`]: the result,
 //! or a [`RemoteError`] with a stable numeric [`codes`] value, a message, and the
 //! structured detail a client acts on (the leader to redirect to, the compaction
-//! revision to relist at). Watch events travel as the hub's encoded `SharedEvent` bytes,
-//! unchanged.
+//! revision to relist at). Watches travel on watch sessions ([`SessionRequest`] in,
+//! [`SessionItem`] out); their events as the hub's encoded `SharedEvent` bytes, unchanged,
+//! once per group of watches they are for.
 
 use rkyv::{Archive, Deserialize, Serialize};
 
@@ -358,17 +359,42 @@ pub struct RemoveMemberMsg {
     pub node: NodeId,
 }
 
-/// Open a watch (answered with a stream of [`WatchItem`]).
+/// A client's message on a watch session: the opening `Open`, then any number of
+/// `Create` and `Cancel` batches, in the order the client made them.
 #[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
-pub struct WatchMsg {
-    /// The shard to watch.
-    pub shard: ShardId,
+pub enum SessionRequest {
+    /// Opens the session on a shard (the first message, and only the first).
+    Open {
+        /// The shard every watch of the session watches.
+        shard: ShardId,
+    },
+    /// Registers watches, answered by one [`SessionItem::Created`] in the same order.
+    Create(Vec<CreateWatch>),
+    /// Ends watches; each is answered by `Canceled(Requested)` unless it ended already.
+    Cancel(Vec<u64>),
+}
+
+/// One watch to register on a session.
+#[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct CreateWatch {
+    /// The client's id for the watch, unique on its session; every item for it names it.
+    pub id: u64,
     /// The keys.
     pub range: KeyRange,
     /// The first revision to deliver; `None`: only changes after the current revision.
     pub start_revision: Option<Revision>,
     /// Whether to send progress bookmarks.
     pub progress_notify: bool,
+}
+
+/// The member's answer to one [`CreateWatch`].
+#[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct Created {
+    /// The watch.
+    pub id: u64,
+    /// The first revision it delivers (writes acknowledged after the client saw this are
+    /// never missed), or why it could not be registered.
+    pub start: Reply<Revision>,
 }
 
 /// Why the member ended a watch (`crate::watch::CancelReason`).
@@ -415,31 +441,40 @@ impl From<WireCancel> for CancelReason {
     }
 }
 
-/// One item of a watch stream.
+/// One item of a watch session, from the member. Items naming a watch arrive in that
+/// watch's order; items of different watches interleave.
 #[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
-pub enum WatchItem {
-    /// The first item: the watch is registered and will deliver revisions from `start`
-    /// on (writes acknowledged after the client saw this are never missed).
-    Created {
-        /// The first revision the watch delivers.
-        start: Revision,
-    },
-    /// Every matching event of one revision, each the hub's encoded `SharedEvent` bytes
-    /// (an archived `WireEvent`), exactly as every other watcher of the event gets them.
+pub enum SessionItem {
+    /// The answers to one `Create` batch, in its order.
+    Created(Vec<Created>),
+    /// Every matching event of one revision, for each watch in `watches` (they all match
+    /// exactly these events): each the hub's encoded `SharedEvent` bytes (an archived
+    /// `WireEvent`), sent once for all of them.
     Events {
         /// The revision.
         revision: Revision,
+        /// The watches the events are for.
+        watches: Vec<u64>,
         /// The encoded events, in the order they were made.
         events: Vec<Vec<u8>>,
     },
-    /// Every matching event up to and including `revision` was delivered.
+    /// Every matching event up to and including `revision` was delivered to `watches`.
     Progress {
         /// The revision.
         revision: Revision,
+        /// The watches the bookmark is for.
+        watches: Vec<u64>,
     },
-    /// The member ended the watch; nothing follows.
-    Canceled(WireCancel),
-    /// The watch could not be opened or the member stopped serving it; nothing follows.
+    /// The member ended one watch; nothing follows for it.
+    Canceled {
+        /// The watch.
+        id: u64,
+        /// Why.
+        reason: WireCancel,
+    },
+    /// The member stopped serving the whole session (restarting, stopping, or the
+    /// session broke its protocol); nothing follows. Each watch resumes from its own
+    /// first undelivered revision.
     Failed(RemoteError),
     /// Nothing happened for a while: the member is alive and the client still listening.
     Heartbeat,
@@ -548,23 +583,52 @@ mod tests {
             Err(StoreError::LeaseNotFound(LeaseId(3)))
         );
         for item in [
-            WatchItem::Created { start: Revision(4) },
-            WatchItem::Events {
+            SessionItem::Created(vec![
+                Created {
+                    id: 1,
+                    start: Reply::Ok(Revision(4)),
+                },
+                Created {
+                    id: 2,
+                    start: Err(StoreError::Compacted {
+                        compacted: Revision(3),
+                    })
+                    .into(),
+                },
+            ]),
+            SessionItem::Events {
                 revision: Revision(4),
+                watches: vec![1, 7, 9],
                 events: vec![vec![1, 2, 3], vec![]],
             },
-            WatchItem::Progress {
+            SessionItem::Progress {
                 revision: Revision(9),
+                watches: vec![2],
             },
-            WatchItem::Canceled(WireCancel::Slow {
-                resume_from: Revision(7),
-            }),
-            WatchItem::Failed(RemoteError::from(&StoreError::Compacted {
+            SessionItem::Canceled {
+                id: 3,
+                reason: WireCancel::Slow {
+                    resume_from: Revision(7),
+                },
+            },
+            SessionItem::Failed(RemoteError::from(&StoreError::Compacted {
                 compacted: Revision(2),
             })),
-            WatchItem::Heartbeat,
+            SessionItem::Heartbeat,
         ] {
             assert_eq!(through_the_wire(&item), item);
+        }
+        for req in [
+            SessionRequest::Open { shard: ShardId(3) },
+            SessionRequest::Create(vec![CreateWatch {
+                id: 5,
+                range: KeyRange::prefix("/a/"),
+                start_revision: Some(Revision(2)),
+                progress_notify: true,
+            }]),
+            SessionRequest::Cancel(vec![5, 6]),
+        ] {
+            assert_eq!(through_the_wire(&req), req);
         }
         for reason in [
             CancelReason::Requested,

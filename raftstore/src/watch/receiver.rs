@@ -1,7 +1,9 @@
 //! The consuming end of one watch: an async queue plus the signals back to the hub.
 
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::{mpsc, Notify};
@@ -49,6 +51,14 @@ impl WatchReceiver {
         resp
     }
 
+    /// Polls for the next response (what `recv` awaits), for callers that poll many
+    /// receivers in one task.
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<WatchResponse>> {
+        let resp = std::task::ready!(self.rx.poll_recv(cx));
+        self.consumed();
+        Poll::Ready(resp)
+    }
+
     /// The next response if one is queued, without waiting.
     pub fn try_recv(&mut self) -> Result<WatchResponse, TryRecvError> {
         let resp = self.rx.try_recv();
@@ -73,6 +83,14 @@ impl WatchReceiver {
         if self.flags.unsynced.load(Ordering::SeqCst) {
             self.hub.wakeup.notify_one();
         }
+    }
+}
+
+impl futures::Stream for WatchReceiver {
+    type Item = WatchResponse;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<WatchResponse>> {
+        self.get_mut().poll_recv(cx)
     }
 }
 

@@ -241,7 +241,7 @@ pub async fn drain(tally: &Tally, expected: u64, quiet: Duration, cap: Duration)
 /// What one side measured in one fan-out case.
 #[derive(Serialize, Debug, Clone, Default)]
 pub struct FanoutMeasured {
-    /// Watch streams the watchers were spread over (Hive today: one per watcher).
+    /// Watch streams the watchers were spread over (Hive: watch sessions).
     pub streams: usize,
     pub connections: usize,
     /// Seconds to create every watcher (each confirmed by the server).

@@ -25,8 +25,8 @@ pub struct Args {
     /// Watchers (N).
     #[arg(long, default_value_t = 100_000)]
     pub watchers: usize,
-    /// Watch streams (S); etcd multiplexes N/S watchers on each, Hive opens one QUIC
-    /// stream per watcher.
+    /// Watch streams (S); both sides multiplex N/S watchers on each: etcd's gRPC watch
+    /// streams, Hive's watch sessions (S/C per client connection).
     #[arg(long, default_value_t = 1_000)]
     pub streams: usize,
     /// Client connections (C).
@@ -83,8 +83,9 @@ pub struct IdleBench {
 }
 
 const HIVE_SETUP: &str = "one member as its own process (`hive server --bootstrap`); watchers \
-    are RemoteStore::watch on the prefix from the bench process, one QUIC stream each, spread \
-    over C client endpoints (one connection each), created 256 at a time; RSS from /proc";
+    are RemoteStore::watch on the prefix from the bench process, spread over C client endpoints \
+    (one connection each) with S/C watch sessions each (N/S watchers per session, one QUIC \
+    stream per session), created 256 at a time; RSS from /proc";
 const ETCD_SETUP: &str = "one etcd member as its own process; watchers are etcd-client \
     watches on the prefix, N/S on each of S gRPC watch streams over C connections; RSS from /proc";
 
@@ -199,7 +200,7 @@ async fn run_hive(args: &Args) -> anyhow::Result<IdleMeasured> {
         .put(format!("{PREFIX}warm"), vec![0; 8])
         .await
         .context("first put")?;
-    let clients = hive_clients(&member, args.connections)?;
+    let clients = hive_clients(&member, args.connections, args.streams)?;
     // Connect every endpoint before the first sample, so connections are not counted.
     for c in &clients {
         c.status().await.context("a client's first call")?;
@@ -209,7 +210,7 @@ async fn run_hive(args: &Args) -> anyhow::Result<IdleMeasured> {
     let watches = open_hive_watches(&clients, args.watchers, 256).await?;
     let mut m = IdleMeasured {
         watchers: args.watchers,
-        streams: args.watchers,
+        streams: args.streams.min(args.watchers),
         connections: args.connections,
         create_seconds: t.elapsed().as_secs_f64(),
         ..IdleMeasured::default()

@@ -187,6 +187,16 @@ impl MemberProcess {
     /// A client on its own QUIC endpoint (one connection to the member), with its own
     /// certificate from the member's CA. Must be called inside a tokio runtime.
     pub fn client(&self, name: &str) -> anyhow::Result<RemoteStore> {
+        self.client_with_sessions(name, 1)
+    }
+
+    /// [`MemberProcess::client`] whose watches are spread over `watch_sessions` watch
+    /// sessions (streams) on its one connection.
+    pub fn client_with_sessions(
+        &self,
+        name: &str,
+        watch_sessions: usize,
+    ) -> anyhow::Result<RemoteStore> {
         let dir = self.dir.as_ref().map_or(Path::new(""), |d| d.path());
         let ca = ClusterCa::load(&dir.join("ca")).context("the member's cluster CA")?;
         let identity = ca
@@ -202,6 +212,7 @@ impl MemberProcess {
                 deadline: Duration::from_secs(60),
                 attempt_timeout: Duration::from_secs(30),
                 connect_timeout: Duration::from_secs(15),
+                watch_sessions,
                 ..RemoteOptions::default()
             },
         )

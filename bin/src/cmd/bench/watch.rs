@@ -40,8 +40,8 @@ pub struct Args {
     /// Put rates in puts/s (M).
     #[arg(long, value_delimiter = ',', default_value = "100,1000")]
     pub rates: Vec<u32>,
-    /// Watch stream counts (S); etcd carries N/S watchers per stream. Hive's remote
-    /// watch opens one QUIC stream per watcher, whatever S says (the report shows it).
+    /// Watch stream counts (S); both sides carry N/S watchers per stream: etcd's gRPC
+    /// watch streams, Hive's watch sessions (S/C per client connection).
     #[arg(long, value_delimiter = ',', default_value = "10,100")]
     pub streams: Vec<usize>,
     /// Client connections the streams are spread over (C).
@@ -82,7 +82,7 @@ pub struct Args {
 pub struct Shape {
     pub watchers: usize,
     pub puts_per_sec: u32,
-    /// Streams asked for (etcd uses them; Hive opens one per watcher).
+    /// Streams asked for (etcd's gRPC watch streams, Hive's watch sessions).
     pub streams: usize,
     pub connections: usize,
 }
@@ -114,8 +114,9 @@ pub struct WatchBench {
 
 const HIVE_SETUP: &str = "one member as its own process (`hive server --bootstrap`, this \
     binary) on 127.0.0.1, data on the bench data dir; every watcher is a RemoteStore::watch \
-    on the prefix (one QUIC stream per watcher), spread round-robin over C client endpoints \
-    (one QUIC connection each); the writer is a RemoteStore on its own endpoint; the member's \
+    on the prefix, spread round-robin over C client endpoints (one QUIC connection each), \
+    each with S/C watch sessions (one QUIC stream each) its watches take in turn: N/S \
+    watchers per session; the writer is a RemoteStore on its own endpoint; the member's \
     CPU and RSS are read from /proc by pid, the clients' from this process";
 const ETCD_SETUP: &str = "one etcd member as its own process on 127.0.0.1, data on the bench \
     data dir; watchers are etcd-client watches on the prefix, N/S of them multiplexed on each \
@@ -251,13 +252,20 @@ impl Writer for HiveWriter {
     }
 }
 
-/// `connections` client endpoints of `member`, one connection each.
+/// `connections` client endpoints of `member`, one connection each, with `streams` watch
+/// sessions spread over them (client `i` gets `streams / connections`, one more while
+/// the remainder lasts; at least one).
 pub(super) fn hive_clients(
     member: &MemberProcess,
     connections: usize,
+    streams: usize,
 ) -> anyhow::Result<Vec<RemoteStore>> {
+    let connections = connections.max(1);
     (0..connections)
-        .map(|i| member.client(&format!("bench-watcher-{i}")))
+        .map(|i| {
+            let sessions = streams / connections + usize::from(i < streams % connections);
+            member.client_with_sessions(&format!("bench-watcher-{i}"), sessions.max(1))
+        })
         .collect()
 }
 
@@ -295,7 +303,7 @@ async fn run_hive(args: &Args, shape: Shape) -> anyhow::Result<FanoutMeasured> {
         .await
         .map_err(anyhow::Error::msg)
         .context("first put")?;
-    let clients = hive_clients(&member, shape.connections)?;
+    let clients = hive_clients(&member, shape.connections, shape.streams)?;
     let t = std::time::Instant::now();
     let watches = open_hive_watches(&clients, shape.watchers, 256).await?;
     let create_seconds = t.elapsed().as_secs_f64();
@@ -319,7 +327,7 @@ async fn run_hive(args: &Args, shape: Shape) -> anyhow::Result<FanoutMeasured> {
     let expected = written.puts * shape.watchers as u64;
     let drained = fanout::drain(&tally, expected, Duration::from_secs(1), args.drain).await;
     let mut m = FanoutMeasured {
-        streams: shape.watchers,
+        streams: shape.streams,
         connections: shape.connections,
         create_seconds,
         ..FanoutMeasured::default()
