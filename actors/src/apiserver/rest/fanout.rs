@@ -586,16 +586,31 @@ fn key_of(env: &Envelope) -> (String, String) {
 /// A hub's life: list, then watch and push every event, until its store watch ends
 /// or nobody has watched for a while.
 async fn run_hub(fanout: Weak<Fanout>, client: Arc<dyn ApiClient>, hub: Arc<Hub>) {
-    let info = hub.info;
-    let why = match feed(&client, &hub).await {
+    /// Closes and unregisters the hub however its task ends, even dropped or
+    /// unwound, so that no watcher waits on a hub nobody feeds.
+    struct Stop {
+        fanout: Weak<Fanout>,
+        hub: Arc<Hub>,
+        why: String,
+    }
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            tracing::debug!(resource = self.hub.info.plural, reason = %self.why, "REST watch hub stopped");
+            if let Some(f) = self.fanout.upgrade() {
+                f.remove(&self.hub);
+            }
+            self.hub.close(std::mem::take(&mut self.why));
+        }
+    }
+    let mut stop = Stop {
+        fanout,
+        hub: hub.clone(),
+        why: "the hub's task was dropped".into(),
+    };
+    stop.why = match feed(&client, &hub).await {
         Ok(why) => why,
         Err(e) => format!("{e}"),
     };
-    tracing::debug!(resource = info.plural, reason = %why, "REST watch hub stopped");
-    if let Some(f) = fanout.upgrade() {
-        f.remove(&hub);
-    }
-    hub.close(why);
 }
 
 async fn feed(client: &Arc<dyn ApiClient>, hub: &Arc<Hub>) -> ApiResult<String> {
@@ -881,5 +896,162 @@ mod tests {
         hub.close("test");
         assert!(matches!(c.next().await, Next::Closed));
         assert_eq!(hub.join(None).err(), Some(JoinError::Closed));
+    }
+
+    /// A fake API with one list answer and one watch fed by the test.
+    struct Fake {
+        list: crate::apiserver::ObjectList,
+        watch: Mutex<Option<futures::channel::mpsc::UnboundedReceiver<ApiResult<WatchEvent>>>>,
+    }
+
+    fn unsupported<'a, T: Send + 'a>() -> futures::future::BoxFuture<'a, ApiResult<T>> {
+        Box::pin(async { Err(ApiError::internal("not in this fake")) })
+    }
+
+    impl ApiClient for Fake {
+        fn get<'a>(
+            &'a self,
+            _: &'static ResourceInfo,
+            _: &'a str,
+            _: &'a str,
+            _: crate::apiserver::GetOptions,
+        ) -> futures::future::BoxFuture<'a, ApiResult<Object>> {
+            unsupported()
+        }
+        fn list<'a>(
+            &'a self,
+            _: &'static ResourceInfo,
+            _: &'a str,
+            _: ListOptions,
+        ) -> futures::future::BoxFuture<'a, ApiResult<crate::apiserver::ObjectList>> {
+            let list = self.list.clone();
+            Box::pin(async move { Ok(list) })
+        }
+        fn watch<'a>(
+            &'a self,
+            _: &'static ResourceInfo,
+            _: &'a str,
+            opts: WatchOptions,
+        ) -> futures::future::BoxFuture<'a, ApiResult<crate::apiserver::WatchStream>> {
+            let rx = self.watch.lock().ok().and_then(|mut w| w.take());
+            Box::pin(async move {
+                assert_eq!(opts.resource_version, "5", "the hub watches from its list");
+                assert!(opts.allow_bookmarks);
+                rx.map(crate::apiserver::WatchStream::new)
+                    .ok_or_else(|| ApiError::internal("the fake watches once"))
+            })
+        }
+        fn create<'a>(
+            &'a self,
+            _: Object,
+            _: crate::apiserver::WriteOptions,
+        ) -> futures::future::BoxFuture<'a, ApiResult<Object>> {
+            unsupported()
+        }
+        fn update<'a>(
+            &'a self,
+            _: Object,
+            _: crate::apiserver::WriteOptions,
+        ) -> futures::future::BoxFuture<'a, ApiResult<Object>> {
+            unsupported()
+        }
+        fn update_status<'a>(
+            &'a self,
+            _: Object,
+            _: crate::apiserver::WriteOptions,
+        ) -> futures::future::BoxFuture<'a, ApiResult<Object>> {
+            unsupported()
+        }
+        fn patch<'a>(
+            &'a self,
+            _: &'static ResourceInfo,
+            _: &'a str,
+            _: &'a str,
+            _: crate::apiserver::Patch,
+            _: crate::apiserver::PatchOptions,
+        ) -> futures::future::BoxFuture<'a, ApiResult<Object>> {
+            unsupported()
+        }
+        fn delete<'a>(
+            &'a self,
+            _: &'static ResourceInfo,
+            _: &'a str,
+            _: &'a str,
+            _: crate::apiserver::DeleteOptions,
+        ) -> futures::future::BoxFuture<'a, ApiResult<crate::apiserver::DeleteOutcome>> {
+            unsupported()
+        }
+        fn delete_collection<'a>(
+            &'a self,
+            _: &'static ResourceInfo,
+            _: &'a str,
+            _: ListOptions,
+            _: crate::apiserver::DeleteOptions,
+        ) -> futures::future::BoxFuture<'a, ApiResult<crate::apiserver::ObjectList>> {
+            unsupported()
+        }
+        fn get_scale<'a>(
+            &'a self,
+            _: &'static ResourceInfo,
+            _: &'a str,
+            _: &'a str,
+        ) -> futures::future::BoxFuture<'a, ApiResult<crate::api::Scale>> {
+            unsupported()
+        }
+        fn update_scale<'a>(
+            &'a self,
+            _: &'static ResourceInfo,
+            _: &'a str,
+            _: &'a str,
+            _: crate::api::Scale,
+            _: crate::apiserver::WriteOptions,
+        ) -> futures::future::BoxFuture<'a, ApiResult<crate::api::Scale>> {
+            unsupported()
+        }
+    }
+
+    fn object(name: &str, app: &str, rv: u64) -> Object {
+        let mut c = crate::api::core::ConfigMap::default();
+        c.metadata.name = name.into();
+        c.metadata.namespace = "shop".into();
+        c.metadata.labels.insert("app".into(), app.into());
+        c.metadata.resource_version = rv.to_string();
+        Object::from(c)
+    }
+
+    /// A hub lists, then watches from the list's revision; it knows listed objects'
+    /// labels, so an object that stops matching a selector is DELETED for that
+    /// watcher and one that starts again is ADDED. When its store watch ends the
+    /// hub stops, its watchers' streams end, and the next watcher gets a fresh hub
+    /// (here refused: the fake watches once).
+    #[actix_web::test]
+    async fn a_hub_lists_then_watches_and_stops_with_its_store_watch() {
+        let (tx, rx) = futures::channel::mpsc::unbounded();
+        let fake = Fake {
+            list: crate::apiserver::ObjectList {
+                resource_version: "5".into(),
+                items: vec![object("c1", "web", 4)],
+                ..Default::default()
+            },
+            watch: Mutex::new(Some(rx)),
+        };
+        let fanout = Fanout::new(Arc::new(fake), 16);
+        let hub = fanout.hub(&CONFIG_MAP).await.expect("the hub starts");
+        let mut c = hub.join(None).expect("joins");
+        let f = filter("app=web");
+        let mut types = Vec::new();
+        for (app, rv) in [("db", 6), ("web", 7)] {
+            tx.unbounded_send(Ok(WatchEvent::Modified(object("c1", app, rv))))
+                .expect("sent");
+            let got = lines(&mut c, &f).await;
+            assert_eq!(got.len(), 1, "one line for rv {rv}");
+            let e: Value = serde_json::from_slice(&got[0]).expect("json");
+            assert_eq!(e["object"]["metadata"]["resourceVersion"], rv.to_string());
+            types.push(e["type"].as_str().unwrap_or("").to_owned());
+        }
+        assert_eq!(types, ["DELETED", "ADDED"]);
+        drop(tx);
+        assert!(matches!(c.next().await, Next::Closed));
+        assert!(fanout.hub(&CONFIG_MAP).await.is_err());
     }
 }
