@@ -133,6 +133,17 @@ impl MetaFile {
         changed
     }
 
+    /// Marks the vote in memory as not committed (see `LogStore::open`); the file keeps
+    /// what was saved until the next write. Answers the vote as it was.
+    pub(crate) fn uncommit_vote(&self) -> Option<Vote> {
+        let mut state = self.state.lock();
+        let was = state.vote;
+        if let Some(vote) = state.vote.as_mut() {
+            vote.committed = false;
+        }
+        was
+    }
+
     /// Writes the current value.
     pub(crate) fn persist(&self) -> Result<(), LogError> {
         let _writing = self.write_lock.lock();

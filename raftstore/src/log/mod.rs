@@ -31,6 +31,9 @@
 //!   records past it.
 //! - The committed id is a restart hint: the flusher persists it lazily, after a data
 //!   sync, and opening lowers it to the last entry that survived.
+//! - Because of that, a committed vote reads back uncommitted after a reopen: a member
+//!   that led before a restart leads again only after an election (whose blank entry
+//!   re-establishes the commit point), never straight away with a stale read index.
 //! - Known limit: a power cut can persist a later page of an unacknowledged write but
 //!   not an earlier one. Recovery then finds a valid record after a damaged one and
 //!   refuses to open (fail-safe) instead of guessing that the damage is a torn write.

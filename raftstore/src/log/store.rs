@@ -65,6 +65,19 @@ impl LogStore {
         let stored = meta.get();
         let index = recovery::recover(&log_dir, stored.last_purged, opts.segment_size, &disk)?;
 
+        // A member never resumes leading across a restart without an election. openraft
+        // 0.9 restores a member whose stored vote is its own committed vote as leader at
+        // once (openraft#1511), with a read index of max(its term's first entry, the
+        // committed id); the committed id here is a lazily persisted hint, so such a
+        // leader served linearizable reads that missed writes it had acknowledged before
+        // the restart (chaos: `--nemesis disk --seed 3`, after a power cut of every
+        // member). Uncommitted, the vote still binds this member to its candidate for the
+        // term, but leading again takes an election, whose blank entry re-establishes
+        // the commit point before any read is served.
+        if let Some(vote) = meta.uncommit_vote().filter(|v| v.is_committed()) {
+            tracing::info!(%vote, "opened with a committed vote; leading again takes an election");
+        }
+
         // What we recovered may so far live only in the page cache (the process died,
         // the machine did not). Make it durable before openraft builds on it.
         if let Some(seg) = index.segments.last() {

@@ -196,7 +196,10 @@ async fn purge_across_segments_deletes_only_whole_segments_and_survives_reopen()
     );
 }
 
-/// The vote and the committed id read back after reopen, each as last saved.
+/// The vote and the committed id read back after reopen, each as last saved, except
+/// that a committed vote reads back uncommitted: same term and candidate, but a member
+/// that led before the restart must win an election before it leads again (its
+/// committed id is only a hint, so its read index would be stale; openraft#1511).
 #[tokio::test]
 async fn vote_and_committed_survive_reopen() {
     let dir = tempdir().expect("tempdir");
@@ -221,7 +224,7 @@ async fn vote_and_committed_survive_reopen() {
     let mut store = must_open(&dir, LogOptions::default());
     assert_eq!(
         store.read_vote().await.expect("vote"),
-        Some(Vote::new_committed(4, NodeId(1)))
+        Some(Vote::new(4, NodeId(1)))
     );
     assert_eq!(
         store.read_committed().await.expect("committed"),
