@@ -984,6 +984,40 @@ fn kubectl_server_side_apply_tracks_owners_and_conflicts() {
         "jsonpath={.spec.replicas}|{.spec.template.spec.containers[0].image}|{.metadata.managedFields[*].manager}",
     ]);
     assert_eq!(got, "5|nginx:1.27|kubectl scaler");
+
+    // kubectl edit (an Update by "kubectl-edit") takes replicas from the applier,
+    // whose next apply then conflicts with it, worded as Kubernetes words it.
+    let editor = s.write(
+        "ssa-editor.sh",
+        "#!/bin/sh\nsed -i 's/replicas: 5/replicas: 6/' \"$1\"\n",
+    );
+    std::fs::set_permissions(&editor, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let out = s.kubectl_output(&["edit", "deploy/api", "-n", "ssa"], &[("EDITOR", &editor)]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("deployment.apps/api edited"),
+        "edit: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got = s.kubectl(&[
+        "get", "deploy", "api", "-n", "ssa", "-o",
+        "jsonpath={.spec.replicas}|{.metadata.managedFields[*].manager}|{.metadata.managedFields[*].operation}",
+    ]);
+    // "scaler" owned nothing else, so it is gone, as Kubernetes drops empty entries.
+    assert_eq!(got, "6|kubectl kubectl-edit|Apply Update");
+    let err = s.kubectl_fails(&[
+        "apply",
+        "--server-side",
+        "--field-manager=scaler",
+        "-f",
+        scaler,
+    ]);
+    assert!(
+        err.contains(
+            "Apply failed with 1 conflict: conflict with \"kubectl-edit\" using apps/v1: .spec.replicas"
+        ),
+        "{err}"
+    );
 }
 
 /// A watch (and an exact list) from a resourceVersion the store has compacted

@@ -17,11 +17,15 @@
 //! 4. **Ownership.** M's `Apply` entry becomes exactly the fields of C; forced fields
 //!    leave their former managers; managers left with nothing are dropped.
 //!
+//! Writes other than apply record an `Update` entry for their manager
+//! ([`record_update`]): the fields they change become its own, so a later apply that
+//! changes them conflicts with it, as in Kubernetes.
+//!
 //! Simplifications against Kubernetes' structured-merge-diff, stated so nobody relies
 //! on them: list merge keys come from the strategic-merge table ([`super::strategic`])
-//! with one key per list, not from the OpenAPI schema; writes other than apply
-//! (PUT, other patches) do not record `Update` managers, so conflicts arise between
-//! appliers only; `spec.selector` and lists without a merge key are atomic.
+//! with one key per list, not from the OpenAPI schema; JSON and merge patches and the
+//! scale and status subresources record no `Update` entry; `spec.selector` and lists
+//! without a merge key are atomic.
 
 use std::collections::BTreeSet;
 
@@ -518,6 +522,91 @@ pub fn apply(
     Ok(object)
 }
 
+/// Who made a write that is not an apply, for [`record_update`].
+#[derive(Debug, Clone)]
+pub struct UpdateRequest<'a> {
+    /// `fieldManager`, or the client's User-Agent up to its first `/`.
+    pub manager: &'a str,
+    /// The object's apiVersion.
+    pub api_version: &'a str,
+    /// Now (RFC 3339).
+    pub now: Value,
+}
+
+fn is_item(path: &[String]) -> bool {
+    path.last().is_some_and(|k| k.starts_with("k:"))
+}
+
+/// Records a write other than an apply (create, update, patch) in `new`'s
+/// `metadata.managedFields`, as Kubernetes records an `Update` operation: the
+/// fields it changed move to `manager`'s `Update` entry, fields it removed leave
+/// every entry. A write that changes no field leaves the entries as they were.
+/// When `new` carries no managedFields (clients seldom send them) it keeps `old`'s.
+pub fn record_update(old: Option<&Value>, new: &mut Value, req: &UpdateRequest<'_>) {
+    let sent = new
+        .pointer("/metadata/managedFields")
+        .and_then(Value::as_array)
+        .is_some_and(|a| !a.is_empty());
+    let source = if sent { Some(&*new) } else { old };
+    let mut managers: Vec<Managed> = source
+        .and_then(|v| v.pointer("/metadata/managedFields"))
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Managed::parse).collect())
+        .unwrap_or_default();
+    let new_fields = fields_of(new);
+    let old_fields = old.map(fields_of).unwrap_or_default();
+    let changed: BTreeSet<FieldPath> = new_fields
+        .iter()
+        .filter(|p| {
+            let before = old.and_then(|o| get(o, p));
+            if is_item(p) {
+                before.is_none()
+            } else {
+                before != get(new, p)
+            }
+        })
+        .cloned()
+        .collect();
+    let removed: BTreeSet<FieldPath> = old_fields.difference(&new_fields).cloned().collect();
+    if !changed.is_empty() || !removed.is_empty() {
+        let mine = |m: &Managed| {
+            m.manager == req.manager && m.operation == "Update" && m.subresource.is_empty()
+        };
+        for m in managers.iter_mut() {
+            m.fields.retain(|p| !removed.contains(p));
+            if !mine(m) {
+                m.fields.retain(|p| !changed.contains(p));
+            }
+        }
+        match managers.iter_mut().find(|m| mine(m)) {
+            Some(m) => {
+                m.fields.extend(changed);
+                m.time = req.now.clone();
+                m.api_version = req.api_version.to_owned();
+            }
+            None => managers.push(Managed {
+                manager: req.manager.to_owned(),
+                operation: "Update".into(),
+                api_version: req.api_version.to_owned(),
+                time: req.now.clone(),
+                subresource: String::new(),
+                fields: changed,
+            }),
+        }
+        managers.retain(|m| !m.fields.is_empty());
+    }
+    if let Some(Value::Object(meta)) = new.get_mut("metadata") {
+        if managers.is_empty() {
+            meta.remove("managedFields");
+        } else {
+            meta.insert(
+                "managedFields".to_owned(),
+                Value::Array(managers.iter().map(Managed::to_json).collect()),
+            );
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -668,6 +757,58 @@ mod tests {
         assert_eq!(
             conflict_message(&many),
             "Apply failed with 2 conflicts: conflicts with \"a\" using v1\n- .x\n- .y"
+        );
+    }
+
+    /// A write that is not an apply gives the fields it changed to its manager as
+    /// an Update entry, taking them from an applier, who then conflicts with it
+    /// ("using apps/v1"); an unchanged write keeps the entries as they were.
+    #[test]
+    fn updates_take_the_fields_they_change() {
+        let c1 = deployment(2, "nginx:1.26", &[]);
+        let live = apply(None, &c1, &req("kubectl", false)).expect("applies");
+        let upd = UpdateRequest {
+            manager: "kubectl-edit",
+            api_version: "apps/v1",
+            now: json!("2026-01-02T00:00:00Z"),
+        };
+        let mut edited = live.clone();
+        edited["spec"]["replicas"] = json!(4);
+        edited["metadata"]
+            .as_object_mut()
+            .map(|m| m.remove("managedFields"));
+        record_update(Some(&live), &mut edited, &upd);
+        let mf = edited["metadata"]["managedFields"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(mf.len(), 2);
+        assert_eq!(mf[1]["manager"], "kubectl-edit");
+        assert_eq!(mf[1]["operation"], "Update");
+        assert_eq!(mf[1]["fieldsV1"], json!({"f:spec": {"f:replicas": {}}}));
+        assert!(mf[0]["fieldsV1"]["f:spec"].get("f:replicas").is_none());
+        match apply(Some(&edited), &c1, &req("kubectl", false)) {
+            Err(ApplyError::Conflicts(c)) => assert_eq!(
+                conflict_message(&c),
+                "Apply failed with 1 conflict: conflict with \"kubectl-edit\" using apps/v1: .spec.replicas"
+            ),
+            other => panic!("expected a conflict, got {other:?}"),
+        }
+        let mut same = edited.clone();
+        same["metadata"]
+            .as_object_mut()
+            .map(|m| m.remove("managedFields"));
+        record_update(Some(&edited), &mut same, &upd);
+        assert_eq!(
+            same["metadata"]["managedFields"],
+            edited["metadata"]["managedFields"]
+        );
+        // A create records every field it sets.
+        let mut created = deployment(1, "x", &[]);
+        record_update(None, &mut created, &upd);
+        assert_eq!(
+            created["metadata"]["managedFields"][0]["fieldsV1"]["f:spec"]["f:replicas"],
+            json!({})
         );
     }
 }

@@ -499,7 +499,8 @@ async fn create(
             "create is not allowed on a subresource",
         ));
     }
-    let (object, warnings) = decode_body(req, target, query, body)?;
+    let (mut object, warnings) = decode_body(req, target, query, body)?;
+    track_update(req, query, None, &mut object)?;
     let created = state
         .client
         .create(
@@ -551,7 +552,21 @@ async fn update(
             .await?;
         return scale_response(&scale);
     }
-    let (object, warnings) = decode_body(req, target, query, body)?;
+    let (mut object, warnings) = decode_body(req, target, query, body)?;
+    if target.subresource.is_none() {
+        // The object as it is now, to tell what this write changes.
+        let old = state
+            .client
+            .get(
+                target.info,
+                namespace(target),
+                name(target),
+                GetOptions::default(),
+            )
+            .await
+            .ok();
+        track_update(req, query, old.as_ref(), &mut object)?;
+    }
     let opts = WriteOptions { dry_run };
     let stored = if target.subresource.as_deref() == Some("status") {
         state.client.update_status(object, opts).await?
@@ -629,7 +644,7 @@ async fn patch(
     };
     let stored = match kind {
         PatchKind::Strategic => {
-            strategic_patch(state, target, &value, subresource, dry_run).await?
+            strategic_patch(req, state, target, query, &value, subresource, dry_run).await?
         }
         PatchKind::Apply => {
             return server_side_apply(state, target, query, &value, subresource, dry_run).await;
@@ -677,8 +692,10 @@ fn apply_plain(kind: PatchKind, mut current: Value, patch: &Value) -> Result<Val
 
 /// Read, merge, compare-and-swap; again when the object changed in between.
 async fn strategic_patch(
+    req: &HttpRequest,
     state: &RestState,
     target: &Target,
+    query: &Query,
     patch: &Value,
     subresource: Subresource,
     dry_run: bool,
@@ -698,6 +715,9 @@ async fn strategic_patch(
             RestError::bad_request(format!("the patched object does not decode: {e}"))
         })?;
         place(target, &mut object)?;
+        if subresource == Subresource::Main {
+            track_update(req, query, Some(&current), &mut object)?;
+        }
         // The CAS is on the version just read, whatever the patch said.
         object.metadata_mut().resource_version = rv;
         let opts = WriteOptions { dry_run };
@@ -710,6 +730,56 @@ async fn strategic_patch(
             other => return other.map_err(RestError::from),
         }
     }
+}
+
+/// The manager of a write: `fieldManager`, else the User-Agent up to its first `/`
+/// (Kubernetes' default), at most 128 characters.
+fn field_manager(req: &HttpRequest, query: &Query) -> String {
+    let m = match query.get("fieldManager") {
+        Some(m) if !m.is_empty() => m.to_owned(),
+        _ => header(req, "user-agent")
+            .split('/')
+            .next()
+            .unwrap_or("")
+            .to_owned(),
+    };
+    m.chars().take(128).collect()
+}
+
+/// Records `object`'s write (over `old`, if it existed) as an `Update` by its
+/// manager in its managedFields ([`apply::record_update`]).
+fn track_update(
+    req: &HttpRequest,
+    query: &Query,
+    old: Option<&Object>,
+    object: &mut Object,
+) -> Result<(), RestError> {
+    let manager = field_manager(req, query);
+    if manager.is_empty() {
+        return Ok(());
+    }
+    let old = old.map(object_json).transpose()?;
+    let mut new = object_json(object)?;
+    let api_version = new
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
+    apply::record_update(
+        old.as_ref(),
+        &mut new,
+        &apply::UpdateRequest {
+            manager: &manager,
+            api_version: &api_version,
+            now: serde_json::to_value(now()).unwrap_or(Value::Null),
+        },
+    );
+    object.metadata_mut().managed_fields = new
+        .pointer("/metadata/managedFields")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    Ok(())
 }
 
 /// Server-side apply: read, apply ([`apply::apply`]), then create or
