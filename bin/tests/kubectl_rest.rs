@@ -1319,3 +1319,182 @@ fn watch_list_streams_initial_events_then_live_shared_lines() {
     assert_eq!(e["object"]["metadata"]["name"], "c", "{e}");
     assert_eq!(e["object"]["data"]["x"], "y", "{e}");
 }
+
+/// A raw HTTPS watch client in Python that does not read (a 4 KiB receive buffer)
+/// until `go` exists, then prints every event line until the server ends the
+/// chunked stream, then `END`.
+const SLOW_WATCHER: &str = r#"
+import os, socket, ssl, sys, time
+host, port, path, token, go = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+raw = socket.socket()
+raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+raw.connect((host, port))
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+s = ctx.wrap_socket(raw)
+s.sendall(("GET %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n\r\n" % (path, host, token)).encode())
+print("SENT", flush=True)
+while not os.path.exists(go):
+    time.sleep(0.05)
+s.settimeout(60)
+buf = b""
+def need(n):
+    global buf
+    while len(buf) < n:
+        more = s.recv(65536)
+        if not more:
+            raise SystemExit("connection closed")
+        buf += more
+def line():
+    global buf
+    while b"\r\n" not in buf:
+        need(len(buf) + 1)
+    i = buf.index(b"\r\n")
+    l, buf = buf[:i], buf[i + 2:]
+    return l
+while line() != b"":
+    pass
+body = b""
+while True:
+    size = int(line().split(b";")[0], 16)
+    if size == 0:
+        break
+    need(size + 2)
+    body += buf[:size]
+    buf = buf[size + 2:]
+    while b"\n" in body:
+        i = body.index(b"\n")
+        print(body[:i].decode(), flush=True)
+        body = body[i + 1:]
+print("END", flush=True)
+"#;
+
+/// A REST watcher too slow to read its events is not buffered without bound: with
+/// a ring of 4 events, a client that reads nothing while more 100 KiB events are
+/// written than the kernel buffers gets its stream ended (cleanly, long before its timeout) after the last
+/// complete event it was sent, and a watch resumed from that event's
+/// resourceVersion delivers every later event: nothing is lost.
+#[test]
+fn a_slow_watcher_is_ended_and_resumes_without_loss() {
+    let s = Server::start_with(&["--watch-queue-events", "4"]);
+    let (code, _, _) = s.curl_with_headers(
+        "POST",
+        "/api/v1/namespaces",
+        Some(br#"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"slow"}}"#),
+        "ns",
+    );
+    assert_eq!(code, 201);
+    let cms = "/api/v1/namespaces/slow/configmaps";
+    let (_, _, list) = s.curl_with_headers("GET", cms, None, "list0");
+    let rv = list["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
+    let addr = s.api.trim_start_matches("https://").to_owned();
+    let (host, port) = addr.rsplit_once(':').expect("host:port");
+    let go = s.dir.path().join("go");
+    let mut slow = Command::new("python3")
+        .args(["-c", SLOW_WATCHER, host, port])
+        .arg(format!(
+            "{cms}?watch=1&resourceVersion={rv}&timeoutSeconds=300"
+        ))
+        .arg(s.token())
+        .arg(&go)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    let stdout = slow.stdout.take().expect("piped stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    assert_eq!(rx.recv_timeout(LONG).ok().as_deref(), Some("SENT"));
+    let fast = s.stream(&format!(
+        "{cms}?watch=1&resourceVersion={rv}&timeoutSeconds=300"
+    ));
+    // More than the kernel can buffer for the connection (its largest send buffer),
+    // so that the server must stop writing to it.
+    let wmem_max: usize = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_wmem")
+        .ok()
+        .and_then(|t| t.split_whitespace().nth(2).and_then(|v| v.parse().ok()))
+        .unwrap_or(4 << 20);
+    let total = (wmem_max / (100 * 1024) + 30).clamp(60, 400);
+    let filler = "x".repeat(100 * 1024);
+    for i in 0..total {
+        let body = format!(
+            r#"{{"apiVersion":"v1","kind":"ConfigMap","metadata":{{"name":"c{i:03}"}},"data":{{"k":"{filler}"}}}}"#
+        );
+        let (code, _, _) = s.curl_with_headers("POST", cms, Some(body.as_bytes()), "c");
+        assert_eq!(code, 201, "create c{i:03}");
+    }
+    // A watcher that reads keeps up and sees everything.
+    for i in 0..total {
+        let e: serde_json::Value =
+            serde_json::from_str(&fast.next_event_line()).expect("JSON event");
+        assert_eq!(
+            e["object"]["metadata"]["name"],
+            format!("c{i:03}"),
+            "fast watcher"
+        );
+    }
+    let started = Instant::now();
+    std::fs::write(&go, b"go").expect("go file");
+    let mut seen = Vec::new();
+    loop {
+        let line = rx
+            .recv_timeout(LONG)
+            .unwrap_or_else(|_| panic!("the slow stream never ended; saw {}", seen.len()));
+        if line == "END" {
+            break;
+        }
+        let e: serde_json::Value = serde_json::from_str(&line).expect("a complete event");
+        assert_eq!(
+            e["type"],
+            "ADDED",
+            "no ERROR event, just the end: {}",
+            &line[..100.min(line.len())]
+        );
+        seen.push((
+            e["object"]["metadata"]["name"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned(),
+            e["object"]["metadata"]["resourceVersion"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned(),
+        ));
+    }
+    let _ = slow.wait();
+    assert!(
+        started.elapsed() < Duration::from_secs(120),
+        "ended by the server, not by the timeout"
+    );
+    assert!(
+        seen.len() < total,
+        "the slow watcher was cut off, got all {total}"
+    );
+    for (i, (name, _)) in seen.iter().enumerate() {
+        assert_eq!(name, &format!("c{i:03}"), "in order, no gap before the end");
+    }
+    // Resume from the last event received: the rest arrives, nothing missing.
+    let last_rv = seen.last().map(|(_, rv)| rv.clone()).unwrap_or(rv);
+    let resumed = s.stream(&format!(
+        "{cms}?watch=1&resourceVersion={last_rv}&timeoutSeconds=60"
+    ));
+    for i in seen.len()..total {
+        let e: serde_json::Value =
+            serde_json::from_str(&resumed.next_event_line()).expect("JSON event");
+        assert_eq!(
+            e["object"]["metadata"]["name"],
+            format!("c{i:03}"),
+            "resumed watcher"
+        );
+    }
+}
