@@ -27,7 +27,8 @@ struct Member {
     port: u16,
     args: Vec<String>,
     log: PathBuf,
-    child: Option<(Child, ChildStdout)>,
+    /// The running process and its stdout (kept open: a closed pipe is tested apart).
+    child: Option<(Child, Option<ChildStdout>)>,
 }
 
 /// The member processes of one test, in one temporary directory.
@@ -100,22 +101,8 @@ impl Cluster {
 
     /// Starts member `node` with its arguments and waits for its ready line.
     async fn start(&mut self, node: u64, more: &[&str]) {
-        let m = self.members.get_mut(&node).expect("a member of the test");
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&m.log)
-            .expect("log file");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_hive"))
-            .args(&m.args)
-            .args(more)
-            .env("HIVE_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(log))
-            .kill_on_drop(true)
-            .spawn()
-            .expect("hive server starts");
+        let mut child = self.spawn(node, more, Stdio::piped());
+        let m = self.member(node);
         let stdout = child.stdout.take().expect("piped stdout");
         let mut lines = BufReader::new(stdout).lines();
         let want = format!("hive server {} listening on 127.0.0.1:{}", m.name, m.port);
@@ -129,7 +116,34 @@ impl Cluster {
             "{}'s ready line",
             m.name
         );
-        m.child = Some((child, lines.into_inner().into_inner()));
+        let m = self.members.get_mut(&node).expect("a member of the test");
+        m.child = Some((child, Some(lines.into_inner().into_inner())));
+    }
+
+    /// Starts member `node` with `stdout` as its standard output; waits for nothing.
+    fn start_with_stdout(&mut self, node: u64, more: &[&str], stdout: Stdio) {
+        let child = self.spawn(node, more, stdout);
+        let m = self.members.get_mut(&node).expect("a member of the test");
+        m.child = Some((child, None));
+    }
+
+    fn spawn(&self, node: u64, more: &[&str], stdout: Stdio) -> Child {
+        let m = self.member(node);
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&m.log)
+            .expect("log file");
+        Command::new(env!("CARGO_BIN_EXE_hive"))
+            .args(&m.args)
+            .args(more)
+            .env("HIVE_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(stdout)
+            .stderr(Stdio::from(log))
+            .kill_on_drop(true)
+            .spawn()
+            .expect("hive server starts")
     }
 
     /// `kill -9`: no clean shutdown of anything.
@@ -384,4 +398,64 @@ async fn a_member_started_with_join_adds_itself_and_stops_cleanly_on_sigterm() {
         .await
         .expect("n1 still serves");
     assert_eq!(s.voters.len(), 2);
+}
+
+/// A parent that stops reading the server's stdout must not take the server down: its
+/// announcements go to the log instead. (The bench harness once read the ready line and
+/// closed the pipe; the member then died printing its REST line, "failed printing to
+/// stdout: Broken pipe", and the bench saw a member that accepted no connection.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_whose_stdout_is_closed_keeps_serving() {
+    let mut cluster = Cluster::new(1, |_| Vec::new());
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    cluster.start_with_stdout(
+        1,
+        &["--bootstrap", "--api-listen", "127.0.0.1:0"],
+        Stdio::from(writer),
+    );
+    // The member creates the cluster CA as it starts; the client's certificate needs it.
+    let ca_dir = cluster.dir.path().join("ca");
+    let deadline = tokio::time::Instant::now() + LONG;
+    while ClusterCa::load(&ca_dir).is_err() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no cluster CA in {} after {LONG:?}",
+            ca_dir.display()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let client = cluster.client(&[1]);
+    // The put waits out the member's start and election (the client's deadline).
+    let rev = client
+        .put("/closed-stdout".to_string(), b"v".to_vec())
+        .await
+        .expect("a put on the member whose stdout is closed");
+    assert!(rev.revision.0 > 0, "revision {rev:?}");
+    // Serving may begin before the announcements are printed: wait for the member to
+    // say it could not print them, failing at once if it died instead.
+    let deadline = tokio::time::Instant::now() + LONG;
+    loop {
+        let log = std::fs::read_to_string(&cluster.member(1).log).unwrap_or_default();
+        let m = cluster.members.get_mut(&1).expect("member 1");
+        let (child, _) = m.child.as_mut().expect("started");
+        let exited = child.try_wait().expect("child state");
+        assert!(
+            exited.is_none() && !log.contains("panicked"),
+            "the member died after its stdout was closed ({exited:?}):\n{log}"
+        );
+        if log.contains("stdout is closed") {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the member never said its announcement was not printed:\n{log}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let got = client
+        .get("/closed-stdout")
+        .await
+        .expect("a read after the announcements");
+    assert_eq!(got.map(|kv| kv.value), Some(b"v".to_vec()));
 }

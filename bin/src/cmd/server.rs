@@ -215,13 +215,13 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     let result = match (running, rest) {
         (Err(e), _) | (Ok(()), Err(e)) => Err(e),
         (Ok(()), Ok(rest)) => {
-            println!("hive server {name} listening on {}", me.addr);
+            announce(format_args!("hive server {name} listening on {}", me.addr));
             if let Some((server, kubeconfig)) = &rest {
-                println!(
+                announce(format_args!(
                     "hive server {name} REST API on https://{}, kubeconfig {}",
                     server.addr,
                     kubeconfig.display()
-                );
+                ));
             }
             if let Some(join) = &args.join {
                 let mut targets = vec![parse_member_addr(join).map_err(anyhow::Error::msg)?];
@@ -268,6 +268,22 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     let _ = tokio::time::timeout(Duration::from_secs(2), endpoint.close()).await;
     tracing::info!(member = %name, "stopped");
     result
+}
+
+/// Prints a line for the parent process on stdout. A parent that stopped reading (a
+/// closed pipe) must not take a serving member down, as `println!` would by panicking:
+/// the line then goes to the log only.
+fn announce(line: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let printed = out
+        .write_fmt(line)
+        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| out.flush());
+    match printed {
+        Ok(()) => tracing::info!("{line}"),
+        Err(error) => tracing::warn!(%error, "stdout is closed; not printed: {line}"),
+    }
 }
 
 /// Starts the REST API as the flags say, and writes the admin kubeconfig; `None`

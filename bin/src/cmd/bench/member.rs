@@ -101,16 +101,21 @@ impl MemberProcess {
             .with_context(|| format!("starting {} server", exe.display()))?;
         let stdout = child.stdout.take().context("the member's stdout")?;
         // Read the ready line (and the REST line) on a helper thread so a silent member
-        // times out.
-        let lines = if rest { 2 } else { 1 };
+        // times out. The thread reads to the end: the member's stdout stays open for as
+        // long as it runs, whatever it prints later.
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let mut stdout = BufReader::new(stdout);
-            for _ in 0..lines {
+            loop {
                 let mut line = String::new();
-                let got = stdout.read_line(&mut line).map(|_| line);
-                if tx.send(got).is_err() {
-                    break;
+                match stdout.read_line(&mut line) {
+                    Ok(0) => break,
+                    // Nobody waits for lines after the ready ones; keep draining.
+                    Ok(_) => drop(tx.send(Ok(line))),
+                    Err(e) => {
+                        drop(tx.send(Err(e)));
+                        break;
+                    }
                 }
             }
         });
@@ -169,7 +174,11 @@ impl MemberProcess {
                 ),
             },
             Ok(Err(e)) => bail!("reading the member's stdout: {e}; {}", member.log_tail()),
-            Err(_) => {
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => bail!(
+                "the member closed its stdout before saying {want:?}; {}",
+                member.diagnose()
+            ),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
                 let status = member.child.try_wait().ok().flatten();
                 bail!(
                     "the member was not ready within {READY_TIMEOUT:?} (exit status {status:?}); {}",
@@ -217,6 +226,17 @@ impl MemberProcess {
             },
         )
         .context("binding a client QUIC endpoint")
+    }
+
+    /// What the member process says about itself when a call to it failed: whether it
+    /// still runs (and its exit status if not) and the tail of its log.
+    pub fn diagnose(&mut self) -> String {
+        let state = match self.child.try_wait() {
+            Ok(None) => "the member process still runs".to_owned(),
+            Ok(Some(status)) => format!("the member process exited ({status})"),
+            Err(e) => format!("the member process state is unknown ({e})"),
+        };
+        format!("{state}; {}", self.log_tail())
     }
 
     fn log_tail(&self) -> String {
