@@ -272,6 +272,15 @@ impl DiskSwitch {
         #[cfg(feature = "failpoints")]
         self.faults.lose_unsynced_on_drop();
     }
+
+    /// Every log of the cluster loses power at this instant: nothing syncs or is
+    /// acknowledged after it, so killing the members one by one afterwards loses, on
+    /// each, exactly what it had not synced at this instant (a whole-cluster power cut,
+    /// not a rolling one). Members started later are powered again.
+    pub fn cut_power(&self) {
+        #[cfg(feature = "failpoints")]
+        self.faults.cut_power();
+    }
 }
 
 #[cfg(test)]

@@ -35,12 +35,17 @@ impl Faults {
     pub(crate) fn lose_unsynced(&self) -> bool {
         false
     }
+
+    #[inline(always)]
+    pub(crate) fn power_epoch(&self) -> u64 {
+        0
+    }
 }
 
 #[cfg(feature = "failpoints")]
 mod on {
     use std::io;
-    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
     use std::sync::Arc;
 
     /// A switchboard of disk faults shared between a test and the [`super::super::LogStore`]
@@ -53,6 +58,7 @@ mod on {
         fail_next_sync: AtomicBool,
         tear_next_write: AtomicBool,
         lose_unsynced: AtomicBool,
+        power_epoch: AtomicU64,
     }
 
     impl DiskFaults {
@@ -72,6 +78,23 @@ mod on {
         /// as if the machine lost power.
         pub fn lose_unsynced_on_drop(&self) {
             self.0.lose_unsynced.store(true, Ordering::SeqCst);
+        }
+
+        /// Every log sharing this switchboard loses power now, all at the same instant:
+        /// what each had fsynced before stays durable, and nothing after counts. A sync
+        /// in flight or started later is treated as never done, and the appends waiting
+        /// on it are never acknowledged; a later drop (with
+        /// [`DiskFaults::lose_unsynced_on_drop`]) cuts each log back to what it had
+        /// synced before this call. Logs opened afterwards (restarted members) are
+        /// powered again.
+        pub fn cut_power(&self) {
+            self.0.power_epoch.fetch_add(1, Ordering::SeqCst);
+        }
+
+        /// How many power cuts there were: a log opened at one value has lost power
+        /// once it changes.
+        pub(crate) fn power_epoch(&self) -> u64 {
+            self.0.power_epoch.load(Ordering::SeqCst)
         }
 
         pub(crate) fn from_options(opts: &crate::log::LogOptions) -> DiskFaults {

@@ -62,6 +62,9 @@ struct Queue {
     failed: Option<String>,
     shutdown: Option<Shutdown>,
     paused: bool,
+    /// Waiters of syncs that a simulated power cut made void: never completed, dropped
+    /// with the store (as a dead machine answers no one).
+    unpowered: Vec<Completion>,
 }
 
 impl Queue {
@@ -77,6 +80,16 @@ struct Inner {
     wake: Condvar,
     disk: Disk,
     meta: Arc<MetaFile>,
+    /// The disk faults' power epoch when the log was opened (chaos tests only): once
+    /// it moves on, this log's disk has lost power (see `DiskFaults::cut_power`).
+    power_epoch: u64,
+}
+
+impl Inner {
+    /// False once a simulated power cut hit this log: nothing syncs or completes after.
+    fn powered(&self) -> bool {
+        self.disk.faults.power_epoch() == self.power_epoch
+    }
 }
 
 /// Handle to the flusher thread; stopping it (or dropping this) joins the thread.
@@ -102,6 +115,7 @@ impl Flusher {
         let inner = Arc::new(Inner {
             queue: Mutex::new(queue),
             wake: Condvar::new(),
+            power_epoch: disk.faults.power_epoch(),
             disk,
             meta,
         });
@@ -307,6 +321,14 @@ fn round(inner: &Inner, q: &mut MutexGuard<'_, Queue>, last_commit_persist: &mut
 
     MutexGuard::unlocked(q, || {
         crate::planted::put_off_fsync();
+        if !inner.powered() {
+            // The machine lost power before this sync could finish: nothing it covers
+            // is durable, and no one waiting on it hears back.
+            let mut q = inner.queue.lock();
+            q.unpowered.extend(appends);
+            q.unpowered.extend(barriers);
+            return;
+        }
         let synced = match (failed, &target) {
             (Some(reason), _) => Err(reason),
             (None, Some(t)) if need_sync => inner
@@ -319,6 +341,12 @@ fn round(inner: &Inner, q: &mut MutexGuard<'_, Queue>, last_commit_persist: &mut
             poison(inner, reason);
         } else {
             let mut q = inner.queue.lock();
+            if !inner.powered() {
+                // Power went while the fdatasync ran: treat it as never done.
+                q.unpowered.extend(appends);
+                q.unpowered.extend(barriers);
+                return;
+            }
             q.durable = generation;
             if let Some(t) = &target {
                 q.durable_at = Some((t.first_index, t.len));

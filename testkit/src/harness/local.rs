@@ -12,7 +12,10 @@
 //! - disk: one `DiskFaults` switchboard shared by every member's log (the cluster has
 //!   one `LogOptions`), so a fault fires on whichever member touches its disk next and
 //!   cannot be aimed; and a killed member loses what its log had not synced, as after a
-//!   power cut. Needs a store built with `failpoints` (`hive_raftstore::planted`).
+//!   power cut. A crash of every member cuts the power of every log at one instant
+//!   before the members are killed one by one, so none of them syncs or acknowledges
+//!   anything in between. Needs a store built with `failpoints`
+//!   (`hive_raftstore::planted`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::mpsc;
@@ -168,6 +171,21 @@ impl ClusterBackend for LocalBackend {
         self.paused.remove(&node);
         self.cluster.kill(node);
         Ok(())
+    }
+
+    async fn crash_all(&mut self) -> anyhow::Result<Vec<NodeId>> {
+        // Members die one by one here, so power goes first, for all of them at once:
+        // from this instant no log syncs or acknowledges anything, and each kill below
+        // cuts its log back to what it had synced at this instant.
+        if let Some(disk) = &self.disk {
+            disk.cut_power();
+        }
+        let running = self.cluster.running();
+        for &n in &running {
+            self.paused.remove(&n);
+            self.cluster.kill(n);
+        }
+        Ok(running)
     }
 
     async fn restart(&mut self, node: NodeId) -> anyhow::Result<()> {

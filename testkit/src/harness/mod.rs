@@ -104,6 +104,17 @@ pub trait ClusterBackend {
     /// Kills a member with no clean shutdown (`kill -9`).
     async fn kill(&mut self, node: NodeId) -> anyhow::Result<()>;
 
+    /// Kills every running member at the same instant, as a power cut of the whole
+    /// cluster would; answers the members it killed. By default they are killed one by
+    /// one; a backend that can simulate lost power makes it one instant.
+    async fn crash_all(&mut self) -> anyhow::Result<Vec<NodeId>> {
+        let running = self.running();
+        let mut done = Ok(());
+        for &n in &running {
+            done = done.and(self.kill(n).await);
+        }
+        done.map(|()| running)
+    }
     /// Starts a killed member again from its data directory.
     async fn restart(&mut self, node: NodeId) -> anyhow::Result<()>;
 

@@ -260,11 +260,7 @@ async fn apply<B: ClusterBackend>(backend: &mut B, fault: &Fault) -> (Vec<u64>, 
         (Fault::Kill { .. }, Some(n)) => backend.kill(n).await,
         (Fault::Crash, _) => {
             hit = backend.running().iter().map(|n| n.0).collect();
-            let mut done = Ok(());
-            for n in backend.running() {
-                done = done.and(backend.kill(n).await);
-            }
-            done
+            backend.crash_all().await.map(|_| ())
         }
         (Fault::Pause { .. }, Some(n)) => backend.pause(n).await,
         (Fault::Skew { node, ms }, _) => {
