@@ -49,6 +49,11 @@ pub struct RunArgs {
     /// processes in network namespaces; needs root).
     #[arg(long, default_value = "local")]
     backend: BackendKind,
+    /// Read-only kv clients besides the five usual ones, each pinned to a member where
+    /// the backend can pin (process backend): they keep reading through a deposed
+    /// leader for a whole fault.
+    #[arg(long, default_value_t = 0)]
+    kv_readers: usize,
     /// Also write the report as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -107,6 +112,7 @@ fn config_of(args: &RunArgs) -> anyhow::Result<ChaosConfig> {
     config.workload = args.workload;
     config.leader_churn = args.leader_churn;
     config.backend = args.backend;
+    config.kv_readers = args.kv_readers;
     Ok(config)
 }
 

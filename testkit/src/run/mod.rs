@@ -52,6 +52,10 @@ pub struct ChaosConfig {
     /// Which kind of cluster the run uses.
     #[serde(default)]
     pub backend: BackendKind,
+    /// Read-only kv clients besides the usual ones, pinned to members where the
+    /// backend can pin (see [`KvOptions::readers`]).
+    #[serde(default)]
+    pub kv_readers: usize,
 }
 
 /// Which cluster backend a run uses.
@@ -106,6 +110,7 @@ impl ChaosConfig {
             catch_up: Duration::from_secs(15),
             leader_churn: false,
             backend: BackendKind::Local,
+            kv_readers: 0,
         }
     }
 
@@ -140,6 +145,9 @@ impl ChaosConfig {
         }
         if self.backend != BackendKind::Local {
             cmd.push_str(&format!(" --backend {}", self.backend));
+        }
+        if self.kv_readers != 0 {
+            cmd.push_str(&format!(" --kv-readers {}", self.kv_readers));
         }
         cmd
     }
@@ -195,8 +203,12 @@ pub async fn record<B: ClusterBackend>(backend: &mut B, config: &ChaosConfig) ->
     let client = backend.client();
     let limit = backend.election_timeout() * config.liveness_election_timeouts;
     let clock = RunClock::start();
-    let kv = KvWorkload::new(KvOptions::default(), clock);
-    let kv_clients: Vec<B::Client> = (0..kv.options().clients)
+    let kv_opts = KvOptions {
+        readers: config.kv_readers,
+        ..KvOptions::default()
+    };
+    let kv = KvWorkload::new(kv_opts, clock);
+    let kv_clients: Vec<B::Client> = (0..kv.options().clients + kv.options().readers)
         .map(|i| backend.client_for(i))
         .collect();
     let watch = WatchWorkload::new(WatchOptions::default());

@@ -25,6 +25,11 @@ pub struct KvOptions {
     pub keys: usize,
     /// How many clients run at once.
     pub clients: usize,
+    /// How many more clients only read, each pinned to a member where the backend can
+    /// pin (client numbers `clients..clients + readers`). A reader never writes, so it
+    /// never times out on a deposed leader and keeps asking it for the whole fault:
+    /// what exposes a member serving stale reads.
+    pub readers: usize,
     /// Every key starts with this.
     pub prefix: String,
     /// A call taking longer than this is abandoned with an unknown outcome.
@@ -38,6 +43,7 @@ impl Default for KvOptions {
         KvOptions {
             keys: 8,
             clients: 5,
+            readers: 0,
             prefix: "/kv/".to_string(),
             op_timeout: Duration::from_secs(4),
             think: Duration::from_millis(2),
@@ -64,7 +70,7 @@ impl KvWorkload {
     /// A workload that records times on `clock`.
     pub fn new(opts: KvOptions, clock: RunClock) -> KvWorkload {
         KvWorkload {
-            next_client: Cell::new(opts.clients as u64),
+            next_client: Cell::new((opts.clients + opts.readers) as u64),
             opts,
             clock,
             history: RefCell::new(History::new()),
@@ -78,7 +84,7 @@ impl KvWorkload {
 
     /// Runs every client until `stop` is raised and their calls in flight finish.
     pub async fn run<C: KvClient>(&self, client: &C, seed: u64, stop: &Cell<bool>) {
-        let clients = vec![client.clone(); self.opts.clients];
+        let clients = vec![client.clone(); self.opts.clients + self.opts.readers];
         self.run_each(&clients, seed, stop).await
     }
 
@@ -87,10 +93,11 @@ impl KvWorkload {
         if clients.is_empty() {
             return;
         }
-        let loops = (0..self.opts.clients).map(|i| {
+        let loops = (0..self.opts.clients + self.opts.readers).map(|i| {
             let rng = SmallRng::seed_from_u64(seed ^ (0x6b76 + i as u64));
             let client = &clients[i % clients.len()];
-            self.client_loop(client, ClientId(i as u64), rng, stop)
+            let read_only = i >= self.opts.clients;
+            self.client_loop(client, ClientId(i as u64), rng, read_only, stop)
         });
         futures::future::join_all(loops).await;
     }
@@ -124,6 +131,7 @@ impl KvWorkload {
         client: &C,
         mut id: ClientId,
         mut rng: SmallRng,
+        read_only: bool,
         stop: &Cell<bool>,
     ) {
         let mut seen: HashMap<String, Revision> = HashMap::new();
@@ -133,6 +141,7 @@ impl KvWorkload {
             seq += 1;
             let value = format!("{id}-{seq}");
             let call = match rng.gen_range(0..10) {
+                _ if read_only => Call::Get,
                 0..=4 => Call::Get,
                 5..=7 => Call::Put { value },
                 _ => Call::Cas {
