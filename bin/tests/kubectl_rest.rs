@@ -1018,6 +1018,32 @@ fn kubectl_server_side_apply_tracks_owners_and_conflicts() {
         ),
         "{err}"
     );
+
+    // kubectl label is a merge patch by "kubectl-label": it owns the label it changed,
+    // so the applier now conflicts with both managers.
+    assert!(s
+        .kubectl(&[
+            "label",
+            "deploy",
+            "api",
+            "-n",
+            "ssa",
+            "app=other",
+            "--overwrite"
+        ])
+        .contains("deployment.apps/api labeled"));
+    let err = s.kubectl_fails(&[
+        "apply",
+        "--server-side",
+        "-f",
+        second.to_str().expect("utf-8"),
+    ]);
+    assert!(
+        err.contains(
+            "Apply failed with 2 conflicts: conflicts with \"kubectl-edit\" using apps/v1:\n- .spec.replicas\nconflicts with \"kubectl-label\" using apps/v1:\n- .metadata.labels.app"
+        ),
+        "{err}"
+    );
 }
 
 /// A watch (and an exact list) from a resourceVersion the store has compacted

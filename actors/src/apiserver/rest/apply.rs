@@ -23,8 +23,8 @@
 //!
 //! Simplifications against Kubernetes' structured-merge-diff, stated so nobody relies
 //! on them: list merge keys come from the strategic-merge table ([`super::strategic`])
-//! with one key per list, not from the OpenAPI schema; JSON and merge patches and the
-//! scale and status subresources record no `Update` entry; `spec.selector` and lists
+//! with one key per list, not from the OpenAPI schema; the scale and status
+//! subresources record no `Update` entry; `spec.selector` and lists
 //! without a merge key are atomic.
 
 use std::collections::BTreeSet;
@@ -80,16 +80,12 @@ pub fn conflict_message(conflicts: &[Conflict]) -> String {
             c.field
         );
     }
-    let mut managers: Vec<String> = Vec::new();
-    for c in conflicts {
-        let m = c.manager_text();
-        if !managers.contains(&m) {
-            managers.push(m);
-        }
-    }
+    let mut managers: Vec<String> = conflicts.iter().map(Conflict::manager_text).collect();
+    managers.sort();
+    managers.dedup();
     let mut lines = Vec::new();
     for m in &managers {
-        lines.push(format!("conflicts with {m}"));
+        lines.push(format!("conflicts with {m}:"));
         for c in conflicts.iter().filter(|c| &c.manager_text() == m) {
             lines.push(format!("- {}", c.field));
         }
@@ -756,7 +752,7 @@ mod tests {
         ];
         assert_eq!(
             conflict_message(&many),
-            "Apply failed with 2 conflicts: conflicts with \"a\" using v1\n- .x\n- .y"
+            "Apply failed with 2 conflicts: conflicts with \"a\" using v1:\n- .x\n- .y"
         );
     }
 

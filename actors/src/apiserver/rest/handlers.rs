@@ -649,6 +649,15 @@ async fn patch(
         PatchKind::Apply => {
             return server_side_apply(state, target, query, &value, subresource, dry_run).await;
         }
+        PatchKind::Json | PatchKind::Merge
+            if subresource == Subresource::Main && !field_manager(req, query).is_empty() =>
+        {
+            let patch = match kind {
+                PatchKind::Json => Patch::Json(value),
+                _ => Patch::Merge(value),
+            };
+            tracked_patch(req, state, target, query, &patch, dry_run).await?
+        }
         PatchKind::Json | PatchKind::Merge => {
             let patch = match kind {
                 PatchKind::Json => Patch::Json(value),
@@ -667,6 +676,69 @@ async fn patch(
         }
     };
     Ok(json_response(200, &object_json(&stored)?))
+}
+
+/// A JSON or merge patch applied here rather than in storage, so that its manager
+/// is recorded ([`track_update`]): read, patch, compare-and-swap update; again when
+/// the object changed in between, unless the patch names the resourceVersion it
+/// expects (then 409, as storage answers it).
+async fn tracked_patch(
+    req: &HttpRequest,
+    state: &RestState,
+    target: &Target,
+    query: &Query,
+    patch: &Patch,
+    dry_run: bool,
+) -> Result<Object, RestError> {
+    let (ns, name) = (namespace(target), name(target));
+    let rv_of = |v: &Value| {
+        v.pointer("/metadata/resourceVersion")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned()
+    };
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let current = state
+            .client
+            .get(target.info, ns, name, GetOptions::default())
+            .await?;
+        let rv = current.metadata().resource_version.clone();
+        let patched = crate::apiserver::patch::apply_patch(
+            target.info,
+            &object_json(&current)?,
+            patch,
+            &PatchOptions::default(),
+            None,
+        )?;
+        let asked = rv_of(&patched);
+        let modified = || {
+            RestError::from(crate::apiserver::ApiError::conflict(
+                target.info,
+                name,
+                "the object has been modified; please apply your changes to the latest version and try again",
+            ))
+        };
+        if !asked.is_empty() && asked != rv {
+            return Err(modified());
+        }
+        let body = match patch {
+            Patch::Json(v) | Patch::Merge(v) | Patch::StrategicMerge(v) | Patch::Apply(v) => v,
+        };
+        let pinned = !asked.is_empty() && rv_of(body) == asked;
+        let (mut object, _) = decode_value_as(target.info, patched, false).map_err(|e| {
+            RestError::bad_request(format!("the patched object does not decode: {e}"))
+        })?;
+        place(target, &mut object)?;
+        track_update(req, query, Some(&current), &mut object)?;
+        object.metadata_mut().resource_version = rv;
+        match state.client.update(object, WriteOptions { dry_run }).await {
+            Err(e) if e.is_conflict() && pinned => return Err(modified()),
+            Err(e) if e.is_conflict() && attempt < PATCH_ATTEMPTS => continue,
+            other => return other.map_err(RestError::from),
+        }
+    }
 }
 
 /// Applies a JSON or merge patch to a plain value (the scale subresource).
