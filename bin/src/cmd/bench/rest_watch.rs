@@ -6,6 +6,9 @@
 //! watcher reads its chunked stream line by line: one line, one event; the annotation
 //! gives the update-to-event latency.
 //!
+//! A stream the member ends (a watcher that fell behind its ring) is resumed from the
+//! last resourceVersion seen, on a new connection, and counted in `resumed`.
+//!
 //! The counting, the drain and the CPU/RSS window are [`super::fanout`]'s, shared with
 //! the QUIC watch bench, so the figures mean the same; here "puts" are REST updates and
 //! delivered bytes are the event lines' JSON bytes (TLS and chunk framing excluded).
@@ -39,7 +42,8 @@ const SETUP: &str = "a fresh member per case; P pods created in one namespace, t
     one HTTPS connection each; W writer connections share one schedule of merge patches \
     (update k due at k/M s, pod k mod P), each setting the annotation bench.hive.dev/sent \
     to its send time; every MODIFIED event is counted and its latency taken from the \
-    annotation; bytes are the events' JSON lines";
+    annotation; bytes are the events' JSON lines; a stream the member ends is resumed from \
+    the last resourceVersion seen on a new connection (counted in resumed)";
 
 /// The fan-out grid.
 #[derive(Serialize, Debug)]
@@ -135,7 +139,7 @@ async fn run_case(
     let rv = setup.list_resource_version(&collection).await?;
 
     let t = Instant::now();
-    let path = format!("{collection}?watch=1&resourceVersion={rv}&timeoutSeconds=3600");
+    let path = watch_path(&collection, &rv);
     let opened: Vec<(Conn, Incoming)> = futures::stream::iter(0..watchers)
         .map(|i| {
             let (client, path) = (client.clone(), path.clone());
@@ -154,7 +158,16 @@ async fn run_case(
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let readers: Vec<_> = opened
         .into_iter()
-        .map(|(conn, body)| tokio::spawn(read_watch(conn, body, tally.samples(), stop_rx.clone())))
+        .map(|w| {
+            tokio::spawn(read_watch(
+                client.clone(),
+                collection.clone(),
+                w,
+                rv.clone(),
+                tally.samples(),
+                stop_rx.clone(),
+            ))
+        })
         .collect();
 
     let window = Window::open(member.pid())?;
@@ -194,18 +207,23 @@ async fn open_watch(client: &RestClient, path: &str) -> anyhow::Result<(Conn, In
     Ok((conn, resp.into_body()))
 }
 
-/// Reads one watch stream until told to stop: every line is an event; MODIFIED events
-/// carry their send time.
+/// Reads one watch until told to stop: every line is an event; MODIFIED events carry
+/// their send time. When the member ends the stream (it ends a watcher that fell
+/// further behind than its ring), the watch is re-opened on a fresh connection from
+/// the last resourceVersion seen, as client-go's reflector does, and counted as
+/// resumed.
 async fn read_watch(
-    _conn: Conn,
-    mut body: Incoming,
+    client: RestClient,
+    collection: String,
+    mut watch: (Conn, Incoming),
+    mut last_rv: String,
     mut samples: Samples,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut lines = Lines::default();
     loop {
         let frame = tokio::select! {
-            f = body.frame() => f,
+            f = watch.1.frame() => f,
             _ = stop.changed() => return,
         };
         let data = match frame {
@@ -220,10 +238,24 @@ async fn read_watch(
                 return;
             }
             None => {
-                samples
-                    .tally()
-                    .error("the member ended a watch stream".to_owned());
-                return;
+                let tally = samples.tally();
+                tally
+                    .resumed
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                lines = Lines::default();
+                let path = watch_path(&collection, &last_rv);
+                let reopened = tokio::select! {
+                    w = open_watch(&client, &path) => w,
+                    _ = stop.changed() => return,
+                };
+                match reopened {
+                    Ok(w) => watch = w,
+                    Err(e) => {
+                        tally.error(format!("resuming a watch from {last_rv}: {e:#}"));
+                        return;
+                    }
+                }
+                continue;
             }
         };
         let now = now_nanos();
@@ -232,6 +264,10 @@ async fn read_watch(
         lines.push(&data, |line| {
             events += 1;
             bytes += line.len() as u64;
+            if let Some(rv) = resource_version(line) {
+                last_rv.clear();
+                last_rv.push_str(rv);
+            }
             match parse_event(line) {
                 Event::Stamped(stamp) => samples.event(&stamp.to_le_bytes(), now),
                 Event::Other => {}
@@ -246,6 +282,19 @@ async fn read_watch(
             return;
         }
     }
+}
+
+/// The watch request for `collection` from `rv`.
+fn watch_path(collection: &str, rv: &str) -> String {
+    format!("{collection}?watch=1&resourceVersion={rv}&timeoutSeconds=3600")
+}
+
+/// The object's `resourceVersion` in an event line (a pod carries exactly one).
+fn resource_version(line: &[u8]) -> Option<&str> {
+    const KEY: &[u8] = br#""resourceVersion":""#;
+    let at = memchr::memmem::find(line, KEY)? + KEY.len();
+    let len = memchr::memchr(b'"', &line[at..])?;
+    std::str::from_utf8(&line[at..at + len]).ok()
 }
 
 /// Splits a byte stream into `\n`-terminated lines across chunk boundaries.
@@ -396,6 +445,15 @@ async fn write_paced(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_resource_version_is_read_from_an_event_line() {
+        let line =
+            br#"{"object":{"metadata":{"name":"a","resourceVersion":"4711"}},"type":"MODIFIED"}"#;
+        assert_eq!(resource_version(line), Some("4711"));
+        assert_eq!(resource_version(br#"{"object":{}}"#), None);
+        assert_eq!(resource_version(br#"{"resourceVersion":"12"#), None);
+    }
 
     #[test]
     fn lines_are_split_across_chunks() {
