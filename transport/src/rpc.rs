@@ -278,31 +278,11 @@ impl Endpoint {
         peer: &MemberName,
         request: &S::Request,
     ) -> Result<ResponseStream<S::Response>, RpcError> {
-        let shared = &self.shared;
-        let body = encode(request)?;
-        check_limit(shared, StreamKind::ServerStream, &body)?;
-        let verdict = shared.verdict_send(peer, MessageKind::Request, S::ID);
-        if verdict.drop {
-            std::future::pending::<()>().await;
-        }
-        if !verdict.delay.is_zero() {
-            tokio::time::sleep(verdict.delay).await;
-        }
-        let header = StreamHeader {
-            kind: StreamKind::ServerStream,
-            service: S::ID,
-            deadline_ms: 0,
-        };
-        let recv = open_request(shared, peer, header, &body).await?;
-        Ok(ResponseStream {
-            recv,
-            shared: shared.clone(),
-            peer: peer.clone(),
-            service: S::ID,
-            max: shared.config.limits.for_kind(StreamKind::ServerStream),
-            duplicates: Vec::new(),
-            done: false,
-        })
+        let (header, body) = self
+            .opening::<S>(peer, StreamKind::ServerStream, request)
+            .await?;
+        let recv = open_request(&self.shared, peer, header, &body).await?;
+        Ok(self.responses::<S>(peer, recv, StreamKind::ServerStream))
     }
 
     /// Opens a bidi stream of `S` on `peer`: sends the opening `request` and returns the
@@ -315,10 +295,29 @@ impl Endpoint {
         peer: &MemberName,
         request: &S::Request,
     ) -> Result<(RequestSink<S::Request>, ResponseStream<S::Response>), RpcError> {
-        let shared = &self.shared;
+        let (header, body) = self.opening::<S>(peer, StreamKind::Bidi, request).await?;
+        let (send, recv) = open_stream(&self.shared, peer, header, &body).await?;
+        let sink = RequestSink {
+            send,
+            shared: self.shared.clone(),
+            max: self.shared.config.limits.for_kind(StreamKind::Bidi),
+            _type: std::marker::PhantomData,
+        };
+        Ok((sink, self.responses::<S>(peer, recv, StreamKind::Bidi)))
+    }
+
+    /// The opening request of a stream of `S`: encoded and checked against the kind's
+    /// limit, after the fault filters had their say (a dropped opening never completes,
+    /// as a lost packet would not).
+    async fn opening<S: Service>(
+        &self,
+        peer: &MemberName,
+        kind: StreamKind,
+        request: &S::Request,
+    ) -> Result<(StreamHeader, AlignedVec), RpcError> {
         let body = encode(request)?;
-        check_limit(shared, StreamKind::Bidi, &body)?;
-        let verdict = shared.verdict_send(peer, MessageKind::Request, S::ID);
+        check_limit(&self.shared, kind, &body)?;
+        let verdict = self.shared.verdict_send(peer, MessageKind::Request, S::ID);
         if verdict.drop {
             std::future::pending::<()>().await;
         }
@@ -326,28 +325,29 @@ impl Endpoint {
             tokio::time::sleep(verdict.delay).await;
         }
         let header = StreamHeader {
-            kind: StreamKind::Bidi,
+            kind,
             service: S::ID,
             deadline_ms: 0,
         };
-        let (send, recv) = open_stream(shared, peer, header, &body).await?;
-        let max = shared.config.limits.for_kind(StreamKind::Bidi);
-        let sink = RequestSink {
-            send,
-            shared: shared.clone(),
-            max,
-            _type: std::marker::PhantomData,
-        };
-        let stream = ResponseStream {
+        Ok((header, body))
+    }
+
+    /// The response side of a stream of `S` opened on `peer`.
+    fn responses<S: Service>(
+        &self,
+        peer: &MemberName,
+        recv: CancelOnDrop,
+        kind: StreamKind,
+    ) -> ResponseStream<S::Response> {
+        ResponseStream {
             recv,
-            shared: shared.clone(),
+            shared: self.shared.clone(),
             peer: peer.clone(),
             service: S::ID,
-            max,
+            max: self.shared.config.limits.for_kind(kind),
             duplicates: Vec::new(),
             done: false,
-        };
-        Ok((sink, stream))
+        }
     }
 
     /// Sends a one-way message of `S` to `peer`. Success means the message was handed to
