@@ -105,6 +105,12 @@ async fn power_cut_then_read_from_the_old_leader() {
             .await
             .expect("put without the lagging member");
     }
+    let term = c
+        .raft(leader)
+        .expect("the leader runs")
+        .metrics()
+        .borrow()
+        .current_term;
     for id in members {
         c.kill(id);
     }
@@ -117,10 +123,19 @@ async fn power_cut_then_read_from_the_old_leader() {
     let raft = wait_until(LONG, "the old leader runs", || c.raft(leader))
         .await
         .expect("running");
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    // Its core has started once it reports the vote it stored (the metrics it starts
+    // with say term 0); the state in that same report is what it restored.
+    let state = raft
+        .wait(Some(LONG))
+        .metrics(
+            |m| m.current_term >= term,
+            "the old leader restored its vote",
+        )
+        .await
+        .expect("the restarted core reports its stored term")
+        .state;
     // Alone it cannot have won an election; leading now means it took the old term's
     // leadership back without one.
-    let state = raft.metrics().borrow().state;
     assert_ne!(
         state,
         openraft::ServerState::Leader,
