@@ -226,6 +226,21 @@ impl Drop for Cluster {
     }
 }
 
+/// Polls `f` until it answers something, for at most [`LONG`].
+async fn poll_until<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = tokio::time::Instant::now() + LONG;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {LONG:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 fn key(i: usize) -> String {
     format!("/k/{i:04}")
 }
@@ -416,15 +431,7 @@ async fn a_member_whose_stdout_is_closed_keeps_serving() {
     );
     // The member creates the cluster CA as it starts; the client's certificate needs it.
     let ca_dir = cluster.dir.path().join("ca");
-    let deadline = tokio::time::Instant::now() + LONG;
-    while ClusterCa::load(&ca_dir).is_err() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no cluster CA in {} after {LONG:?}",
-            ca_dir.display()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    poll_until("the member's cluster CA", || ClusterCa::load(&ca_dir).ok()).await;
     let client = cluster.client(&[1]);
     // The put waits out the member's start and election (the client's deadline).
     let rev = client
@@ -434,25 +441,19 @@ async fn a_member_whose_stdout_is_closed_keeps_serving() {
     assert!(rev.revision.0 > 0, "revision {rev:?}");
     // Serving may begin before the announcements are printed: wait for the member to
     // say it could not print them, failing at once if it died instead.
-    let deadline = tokio::time::Instant::now() + LONG;
-    loop {
-        let log = std::fs::read_to_string(&cluster.member(1).log).unwrap_or_default();
-        let m = cluster.members.get_mut(&1).expect("member 1");
-        let (child, _) = m.child.as_mut().expect("started");
+    let log_path = cluster.member(1).log.clone();
+    let m = cluster.members.get_mut(&1).expect("member 1");
+    let (child, _) = m.child.as_mut().expect("started");
+    poll_until("the member saying its announcement was not printed", || {
+        let log = std::fs::read_to_string(&log_path).unwrap_or_default();
         let exited = child.try_wait().expect("child state");
         assert!(
             exited.is_none() && !log.contains("panicked"),
             "the member died after its stdout was closed ({exited:?}):\n{log}"
         );
-        if log.contains("stdout is closed") {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the member never said its announcement was not printed:\n{log}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        log.contains("stdout is closed").then_some(())
+    })
+    .await;
     let got = client
         .get("/closed-stdout")
         .await
