@@ -793,7 +793,12 @@ mod tests {
         let first: Value = serde_json::from_slice(&la[0]).expect("json");
         assert_eq!(first["type"], "ADDED");
         assert_eq!(first["object"]["metadata"]["name"], "c1");
-        let types: Vec<String> = la
+        assert_eq!(event_types(&la), ["ADDED", "MODIFIED", "DELETED"]);
+    }
+
+    /// The `type` of each watch event line.
+    fn event_types(lines: &[Bytes]) -> Vec<String> {
+        lines
             .iter()
             .map(|l| {
                 serde_json::from_slice::<Value>(l).expect("json")["type"]
@@ -801,8 +806,7 @@ mod tests {
                     .unwrap_or("")
                     .to_owned()
             })
-            .collect();
-        assert_eq!(types, ["ADDED", "MODIFIED", "DELETED"]);
+            .collect()
     }
 
     /// The encoder runs once per event however many watchers read it.
@@ -846,17 +850,8 @@ mod tests {
             ))),
         );
         let f = filter("app=web");
-        let types: Vec<String> = lines(&mut c, &f)
-            .await
-            .iter()
-            .map(|l| {
-                serde_json::from_slice::<Value>(l).expect("json")["type"]
-                    .as_str()
-                    .unwrap_or("")
-                    .to_owned()
-            })
-            .collect();
-        assert_eq!(types, ["ADDED", "MODIFIED", "DELETED"]);
+        let got = lines(&mut c, &f).await;
+        assert_eq!(event_types(&got), ["ADDED", "MODIFIED", "DELETED"]);
     }
 
     /// A watcher that falls further behind than the ring holds is told to end
