@@ -31,6 +31,7 @@ pub mod intstr;
 pub mod meta;
 pub mod networking;
 pub mod object;
+pub mod protobuf;
 pub mod quantity;
 pub mod rbac;
 pub mod selector;

@@ -22,8 +22,9 @@ use super::status::RestError;
 use super::strategic;
 use super::table::{self, IncludeObject};
 use super::{RestState, MAX_BODY_BYTES};
-use crate::api::decode::{decode_value_as, Format};
+use crate::api::decode::decode_value_as;
 use crate::api::object::ResourceInfo;
+use crate::api::protobuf;
 use crate::api::{Object, Scale, Time};
 use crate::apiserver::{
     DeleteOptions, GetOptions, ListOptions, Patch, PatchOptions, PropagationPolicy, Subresource,
@@ -206,11 +207,11 @@ async fn resource(
         }
         (Method::DELETE, true) => {
             let body = read_body(req, payload).await?;
-            delete(state, &target, &query, &body).await
+            delete(req, state, &target, &query, &body).await
         }
         (Method::DELETE, false) => {
             let body = read_body(req, payload).await?;
-            delete_collection(state, &target, &query, &body).await
+            delete_collection(req, state, &target, &query, &body).await
         }
         (method, _) => Err(RestError::method_not_allowed(format!(
             "{method} is not allowed on {}",
@@ -368,13 +369,23 @@ async fn list(
     ))
 }
 
-/// The body's format from its `Content-Type` (JSON when absent).
-fn body_format(req: &HttpRequest) -> Result<Format, RestError> {
+/// How a request body is encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BodyFormat {
+    Json,
+    Yaml,
+    /// Kubernetes' protobuf (`k8s\0` + `runtime.Unknown`), as typed clients send it.
+    Protobuf,
+}
+
+/// The body's format from its `Content-Type` (JSON when absent); 415 for others.
+fn body_format(req: &HttpRequest) -> Result<BodyFormat, RestError> {
     let content_type = header(req, "content-type");
     let media = content_type.split(';').next().unwrap_or("").trim();
     match media {
-        "" | "application/json" | "*/*" => Ok(Format::Json),
-        "application/yaml" | "application/x-yaml" | "text/yaml" => Ok(Format::Yaml),
+        "" | "application/json" | "*/*" => Ok(BodyFormat::Json),
+        "application/yaml" | "application/x-yaml" | "text/yaml" => Ok(BodyFormat::Yaml),
+        protobuf::MEDIA_TYPE => Ok(BodyFormat::Protobuf),
         _ => Err(RestError::unsupported_media_type(content_type)),
     }
 }
@@ -399,7 +410,6 @@ fn decode_body(
     query: &Query,
     body: &[u8],
 ) -> Result<(Object, Vec<String>), RestError> {
-    body_format(req)?;
     let mut value = parse_body_value(req, body)?;
     let Some(map) = value.as_object_mut() else {
         return Err(RestError::bad_request(
@@ -579,18 +589,37 @@ async fn update(
     ))
 }
 
-/// A body as a JSON value, from JSON or YAML.
+/// A body as a JSON value, from JSON, YAML or protobuf; patches (whose media types
+/// name the patch kind) are JSON or YAML.
 fn parse_body_value(req: &HttpRequest, body: &[u8]) -> Result<Value, RestError> {
-    let content_type = header(req, "content-type");
-    let media = content_type.split(';').next().unwrap_or("").trim();
-    if media.ends_with("yaml") {
-        let text = std::str::from_utf8(body)
-            .map_err(|e| RestError::bad_request(format!("the body is not UTF-8: {e}")))?;
-        return crate::api::yaml::first_document(text)
-            .map_err(|e| RestError::bad_request(format!("decoding the YAML body: {e}")));
+    let format = if req.method() == Method::PATCH {
+        let media = header(req, "content-type");
+        if media
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .ends_with("yaml")
+        {
+            BodyFormat::Yaml
+        } else {
+            BodyFormat::Json
+        }
+    } else {
+        body_format(req)?
+    };
+    match format {
+        BodyFormat::Yaml => {
+            let text = std::str::from_utf8(body)
+                .map_err(|e| RestError::bad_request(format!("the body is not UTF-8: {e}")))?;
+            crate::api::yaml::first_document(text)
+                .map_err(|e| RestError::bad_request(format!("decoding the YAML body: {e}")))
+        }
+        BodyFormat::Protobuf => protobuf::decode(body)
+            .map_err(|e| RestError::bad_request(format!("decoding the protobuf body: {e}"))),
+        BodyFormat::Json => serde_json::from_slice(body)
+            .map_err(|e| RestError::bad_request(format!("decoding the JSON body: {e}"))),
     }
-    serde_json::from_slice(body)
-        .map_err(|e| RestError::bad_request(format!("decoding the JSON body: {e}")))
 }
 
 /// The kind of patch a `Content-Type` names.
@@ -949,12 +978,17 @@ async fn server_side_apply(
     }
 }
 
-fn delete_options(query: &Query, body: &[u8]) -> Result<DeleteOptions, RestError> {
+fn delete_options(
+    req: &HttpRequest,
+    query: &Query,
+    body: &[u8],
+) -> Result<DeleteOptions, RestError> {
     let body: Value = if body.iter().all(u8::is_ascii_whitespace) {
         json!({})
     } else {
-        serde_json::from_slice(body)
-            .map_err(|e| RestError::bad_request(format!("decoding DeleteOptions: {e}")))?
+        parse_body_value(req, body).map_err(|e| {
+            RestError::bad_request(format!("decoding DeleteOptions: {}", e.status.message))
+        })?
     };
     let grace = match query.int("gracePeriodSeconds")? {
         Some(g) => Some(g),
@@ -991,6 +1025,7 @@ fn delete_options(query: &Query, body: &[u8]) -> Result<DeleteOptions, RestError
 }
 
 async fn delete(
+    req: &HttpRequest,
     state: &RestState,
     target: &Target,
     query: &Query,
@@ -1001,7 +1036,7 @@ async fn delete(
             "delete is not allowed on a subresource",
         ));
     }
-    let opts = delete_options(query, body)?;
+    let opts = delete_options(req, query, body)?;
     let outcome = state
         .client
         .delete(target.info, namespace(target), name(target), opts)
@@ -1010,12 +1045,13 @@ async fn delete(
 }
 
 async fn delete_collection(
+    req: &HttpRequest,
     state: &RestState,
     target: &Target,
     query: &Query,
     body: &[u8],
 ) -> Result<HttpResponse, RestError> {
-    let opts = delete_options(query, body)?;
+    let opts = delete_options(req, query, body)?;
     let gone = state
         .client
         .delete_collection(target.info, namespace(target), list_options(query)?, opts)
@@ -1105,8 +1141,10 @@ mod tests {
     /// Delete options come from the query or the body; bad policies are 400.
     #[test]
     fn delete_options_come_from_query_and_body() {
+        let req = actix_web::test::TestRequest::default().to_http_request();
         let q = Query::parse("gracePeriodSeconds=0").expect("q");
         let o = delete_options(
+            &req,
             &q,
             br#"{"propagationPolicy":"Foreground","preconditions":{"uid":"u1"},"dryRun":["All"]}"#,
         )
@@ -1116,9 +1154,12 @@ mod tests {
         assert_eq!(o.preconditions.uid.as_deref(), Some("u1"));
         assert!(o.dry_run);
         let q = Query::parse("propagationPolicy=Sideways").expect("q");
-        assert_eq!(delete_options(&q, b"").map_err(|e| e.code()), Err(400));
         assert_eq!(
-            delete_options(&Query::default(), b"{").map_err(|e| e.code()),
+            delete_options(&req, &q, b"").map_err(|e| e.code()),
+            Err(400)
+        );
+        assert_eq!(
+            delete_options(&req, &Query::default(), b"{").map_err(|e| e.code()),
             Err(400)
         );
     }
