@@ -151,6 +151,68 @@ fn columns(info: &ResourceInfo) -> Vec<Column> {
             AGE,
         ],
         ("coordination.k8s.io", "leases") => vec![NAME, s("Holder", 0), AGE],
+        ("", "persistentvolumes") => vec![
+            NAME,
+            s("Capacity", 0),
+            s("Access Modes", 0),
+            s("Reclaim Policy", 0),
+            s("Status", 0),
+            s("Claim", 0),
+            s("StorageClass", 0),
+            s("VolumeAttributesClass", 0),
+            s("Reason", 0),
+            AGE,
+            s("VolumeMode", 1),
+        ],
+        ("", "persistentvolumeclaims") => vec![
+            NAME,
+            s("Status", 0),
+            s("Volume", 0),
+            s("Capacity", 0),
+            s("Access Modes", 0),
+            s("StorageClass", 0),
+            s("VolumeAttributesClass", 0),
+            AGE,
+            s("VolumeMode", 1),
+        ],
+        ("apps", "controllerrevisions") => {
+            vec![NAME, s("Controller", 0), i("Revision", 0), AGE]
+        }
+        ("discovery.k8s.io", "endpointslices") => vec![
+            NAME,
+            s("AddressType", 0),
+            s("Ports", 0),
+            s("Endpoints", 0),
+            AGE,
+        ],
+        ("networking.k8s.io", "ingresses") => vec![
+            NAME,
+            s("Class", 0),
+            s("Hosts", 0),
+            s("Address", 0),
+            s("Ports", 0),
+            AGE,
+        ],
+        ("autoscaling", "horizontalpodautoscalers") => vec![
+            NAME,
+            s("Reference", 0),
+            s("Targets", 0),
+            s("MinPods", 0),
+            i("MaxPods", 0),
+            i("Replicas", 0),
+            AGE,
+        ],
+        ("rbac.authorization.k8s.io", "roles" | "clusterroles") => {
+            vec![NAME, s("Created At", 0)]
+        }
+        ("rbac.authorization.k8s.io", "rolebindings" | "clusterrolebindings") => vec![
+            NAME,
+            s("Role", 0),
+            AGE,
+            s("Users", 1),
+            s("Groups", 1),
+            s("ServiceAccounts", 1),
+        ],
         _ => vec![NAME, AGE],
     }
 }
@@ -515,8 +577,280 @@ fn cells(info: &ResourceInfo, o: &Value, now: Time) -> Vec<Value> {
         ("coordination.k8s.io", "leases") => {
             vec![name, json!(str_at(o, "/spec/holderIdentity")), age]
         }
+        ("", "persistentvolumes") => volume_cells(o, name, age, true),
+        ("", "persistentvolumeclaims") => volume_cells(o, name, age, false),
+        ("apps", "controllerrevisions") => {
+            let controller = array_at(o, "/metadata/ownerReferences")
+                .iter()
+                .find(|r| r.get("controller").and_then(Value::as_bool) == Some(true))
+                .map_or("<none>".to_owned(), |r| {
+                    let group = str_at(r, "/apiVersion")
+                        .rsplit_once('/')
+                        .map_or("", |(g, _)| g);
+                    let kind = str_at(r, "/kind").to_lowercase();
+                    let kind = if group.is_empty() {
+                        kind
+                    } else {
+                        format!("{kind}.{group}")
+                    };
+                    format!("{kind}/{}", str_at(r, "/name"))
+                });
+            vec![name, json!(controller), json!(int_at(o, "/revision")), age]
+        }
+        ("discovery.k8s.io", "endpointslices") => {
+            let ports: Vec<String> = array_at(o, "/ports")
+                .iter()
+                .map(|p| int_at(p, "/port").to_string())
+                .collect();
+            let addresses: Vec<String> = array_at(o, "/endpoints")
+                .iter()
+                .flat_map(|e| array_at(e, "/addresses"))
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect();
+            let ports = if ports.is_empty() {
+                "<unset>".to_owned()
+            } else {
+                ports.join(",")
+            };
+            vec![
+                name,
+                json!(str_at(o, "/addressType")),
+                json!(ports),
+                json!(first_three(addresses)),
+                age,
+            ]
+        }
+        ("networking.k8s.io", "ingresses") => ingress_cells(o, name, age),
+        ("autoscaling", "horizontalpodautoscalers") => hpa_cells(o, name, age),
+        ("rbac.authorization.k8s.io", "roles" | "clusterroles") => {
+            vec![name, json!(str_at(o, "/metadata/creationTimestamp"))]
+        }
+        ("rbac.authorization.k8s.io", "rolebindings" | "clusterrolebindings") => {
+            let subjects = |kind: &str| {
+                let names: Vec<String> = array_at(o, "/subjects")
+                    .iter()
+                    .filter(|s| str_at(s, "/kind") == kind)
+                    .map(|s| match str_at(s, "/namespace") {
+                        ns if kind == "ServiceAccount" => format!("{ns}/{}", str_at(s, "/name")),
+                        _ => str_at(s, "/name").to_owned(),
+                    })
+                    .collect();
+                names.join(", ")
+            };
+            vec![
+                name,
+                json!(format!(
+                    "{}/{}",
+                    str_at(o, "/roleRef/kind"),
+                    str_at(o, "/roleRef/name")
+                )),
+                age,
+                json!(subjects("User")),
+                json!(subjects("Group")),
+                json!(subjects("ServiceAccount")),
+            ]
+        }
         _ => vec![name, age],
     }
+}
+
+/// `a,b,c` or, past three, `a,b,c + N more...` (kubectl's list abbreviation).
+fn first_three(mut items: Vec<String>) -> String {
+    if items.len() > 3 {
+        let more = items.len() - 3;
+        items.truncate(3);
+        return format!("{} + {more} more...", items.join(","));
+    }
+    or_none(&items.join(","))
+}
+
+/// Access modes as kubectl abbreviates them.
+fn access_modes(modes: &[Value]) -> String {
+    let short: Vec<&str> = modes
+        .iter()
+        .filter_map(Value::as_str)
+        .map(|m| match m {
+            "ReadWriteOnce" => "RWO",
+            "ReadOnlyMany" => "ROX",
+            "ReadWriteMany" => "RWX",
+            "ReadWriteOncePod" => "RWOP",
+            other => other,
+        })
+        .collect();
+    short.join(",")
+}
+
+/// A PersistentVolume's (`pv`) or a PersistentVolumeClaim's row.
+fn volume_cells(o: &Value, name: Value, age: Value, pv: bool) -> Vec<Value> {
+    let unset = |s: &str| match s {
+        "" => "<unset>".to_owned(),
+        s => s.to_owned(),
+    };
+    let class = json!(str_at(o, "/spec/storageClassName"));
+    let attributes = json!(unset(str_at(o, "/spec/volumeAttributesClassName")));
+    let mode = json!(match str_at(o, "/spec/volumeMode") {
+        "" => "Filesystem",
+        m => m,
+    });
+    if pv {
+        let claim = match str_at(o, "/spec/claimRef/name") {
+            "" => String::new(),
+            n => format!("{}/{n}", str_at(o, "/spec/claimRef/namespace")),
+        };
+        vec![
+            name,
+            json!(str_at(o, "/spec/capacity/storage")),
+            json!(access_modes(array_at(o, "/spec/accessModes"))),
+            json!(match str_at(o, "/spec/persistentVolumeReclaimPolicy") {
+                "" => "Retain",
+                p => p,
+            }),
+            json!(str_at(o, "/status/phase")),
+            json!(claim),
+            class,
+            attributes,
+            json!(str_at(o, "/status/reason")),
+            age,
+            mode,
+        ]
+    } else {
+        let bound = str_at(o, "/status/phase") == "Bound";
+        let phase = if o.pointer("/metadata/deletionTimestamp").is_some() {
+            "Terminating"
+        } else {
+            match str_at(o, "/status/phase") {
+                "" => "Pending",
+                p => p,
+            }
+        };
+        vec![
+            name,
+            json!(phase),
+            json!(str_at(o, "/spec/volumeName")),
+            json!(if bound {
+                str_at(o, "/status/capacity/storage")
+            } else {
+                ""
+            }),
+            json!(if bound {
+                access_modes(array_at(o, "/status/accessModes"))
+            } else {
+                String::new()
+            }),
+            class,
+            attributes,
+            age,
+            mode,
+        ]
+    }
+}
+
+fn ingress_cells(o: &Value, name: Value, age: Value) -> Vec<Value> {
+    let mut hosts: Vec<String> = array_at(o, "/spec/rules")
+        .iter()
+        .map(|r| str_at(r, "/host"))
+        .filter(|h| !h.is_empty())
+        .map(str::to_owned)
+        .collect();
+    hosts.dedup();
+    let hosts = match hosts.len() {
+        0 => "*".to_owned(),
+        n if n > 3 => format!("{} + {} more...", hosts[..3].join(","), n - 3),
+        _ => hosts.join(","),
+    };
+    let address: Vec<&str> = array_at(o, "/status/loadBalancer/ingress")
+        .iter()
+        .map(|i| match str_at(i, "/ip") {
+            "" => str_at(i, "/hostname"),
+            ip => ip,
+        })
+        .collect();
+    let ports = if array_at(o, "/spec/tls").is_empty() {
+        "80"
+    } else {
+        "80, 443"
+    };
+    vec![
+        name,
+        json!(or_none(str_at(o, "/spec/ingressClassName"))),
+        json!(hosts),
+        json!(address.join(",")),
+        json!(ports),
+        age,
+    ]
+}
+
+/// A HorizontalPodAutoscaler's row: `TARGETS` like kubectl 1.32's,
+/// `cpu: 40%/50%` (`<unknown>` before a measurement).
+fn hpa_cells(o: &Value, name: Value, age: Value) -> Vec<Value> {
+    let reference = format!(
+        "{}/{}",
+        str_at(o, "/spec/scaleTargetRef/kind"),
+        str_at(o, "/spec/scaleTargetRef/name")
+    );
+    let current = array_at(o, "/status/currentMetrics");
+    let targets: Vec<String> = array_at(o, "/spec/metrics")
+        .iter()
+        .map(|m| {
+            let ty = str_at(m, "/type");
+            let source = match ty {
+                "Resource" => "resource",
+                "ContainerResource" => "containerResource",
+                "Pods" => "pods",
+                "Object" => "object",
+                _ => "external",
+            };
+            let spec = m.get(source).unwrap_or(&Value::Null);
+            let metric = match ty {
+                "Resource" | "ContainerResource" => str_at(spec, "/name").to_owned(),
+                _ => str_at(spec, "/metric/name").to_owned(),
+            };
+            let now = current
+                .iter()
+                .find(|c| str_at(c, "/type") == ty)
+                .and_then(|c| c.get(source))
+                .filter(|c| match ty {
+                    "Resource" | "ContainerResource" => str_at(c, "/name") == metric,
+                    _ => str_at(c, "/metric/name") == metric,
+                })
+                .map(|c| c.get("current").unwrap_or(&Value::Null));
+            let target = spec.get("target").unwrap_or(&Value::Null);
+            let (want, have) = match str_at(target, "/type") {
+                "Utilization" => (
+                    format!("{}%", int_at(target, "/averageUtilization")),
+                    now.and_then(|c| c.get("averageUtilization"))
+                        .and_then(Value::as_i64)
+                        .map(|u| format!("{u}%")),
+                ),
+                "AverageValue" => (
+                    str_at(target, "/averageValue").to_owned(),
+                    now.map(|c| str_at(c, "/averageValue").to_owned()),
+                ),
+                _ => (
+                    str_at(target, "/value").to_owned(),
+                    now.map(|c| str_at(c, "/value").to_owned()),
+                ),
+            };
+            let have = have
+                .filter(|h| !h.is_empty())
+                .unwrap_or_else(|| "<unknown>".to_owned());
+            format!("{metric}: {have}/{want}")
+        })
+        .collect();
+    let min = o
+        .pointer("/spec/minReplicas")
+        .and_then(Value::as_i64)
+        .map_or("<unset>".to_owned(), |m| m.to_string());
+    vec![
+        name,
+        json!(reference),
+        json!(or_none(&targets.join(", "))),
+        json!(min),
+        json!(int_at(o, "/spec/maxReplicas")),
+        json!(int_at(o, "/status/currentReplicas")),
+        age,
+    ]
 }
 
 fn pod_cells(o: &Value, name: Value, age: Value) -> Vec<Value> {
@@ -891,5 +1225,83 @@ mod tests {
         assert!(!wants_table("application/json"));
         assert_eq!(IncludeObject::parse("Object"), Some(IncludeObject::Object));
         assert_eq!(IncludeObject::parse("bogus"), None);
+    }
+
+    /// Every kind's rows have one cell per column, whatever the object holds.
+    #[test]
+    fn every_kind_has_a_cell_per_column() {
+        let bare = json!({"metadata": {"name": "x", "creationTimestamp": created(5)}});
+        for info in crate::api::object::RESOURCES {
+            let t = table(
+                info,
+                std::slice::from_ref(&bare),
+                NOW,
+                IncludeObject::None,
+                "",
+                "",
+            );
+            let cells = t["rows"][0]["cells"].as_array().map_or(0, Vec::len);
+            assert_eq!(header(&t).len(), cells, "{}", info.kind);
+        }
+    }
+
+    /// Ingresses, autoscalers and bindings print the columns kubectl shows for them.
+    #[test]
+    fn ingress_hpa_and_binding_rows_match_kubectl() {
+        use crate::api::object::{HORIZONTAL_POD_AUTOSCALER, INGRESS, ROLE_BINDING};
+        let cells = |info, o: Value| {
+            table(info, &[o], NOW, IncludeObject::None, "", "")["rows"][0]["cells"].clone()
+        };
+        let ingress = json!({
+            "metadata": {"name": "ing", "creationTimestamp": created(60)},
+            "spec": {"ingressClassName": "nginx", "tls": [{"hosts": ["a.com"]}],
+                     "rules": [{"host": "a.com"}, {"host": "b.com"}]},
+            "status": {"loadBalancer": {"ingress": [{"ip": "10.0.0.9"}]}}
+        });
+        assert_eq!(
+            cells(&INGRESS, ingress),
+            json!(["ing", "nginx", "a.com,b.com", "10.0.0.9", "80, 443", "60s"])
+        );
+        let hpa = json!({
+            "metadata": {"name": "web", "creationTimestamp": created(60)},
+            "spec": {
+                "scaleTargetRef": {"kind": "Deployment", "name": "web"},
+                "minReplicas": 1, "maxReplicas": 5,
+                "metrics": [
+                    {"type": "Resource", "resource": {"name": "cpu",
+                        "target": {"type": "Utilization", "averageUtilization": 50}}},
+                    {"type": "Resource", "resource": {"name": "memory",
+                        "target": {"type": "AverageValue", "averageValue": "100Mi"}}}
+                ]
+            },
+            "status": {"currentReplicas": 2, "currentMetrics": [
+                {"type": "Resource", "resource": {"name": "cpu", "current": {"averageUtilization": 40}}}
+            ]}
+        });
+        assert_eq!(
+            cells(&HORIZONTAL_POD_AUTOSCALER, hpa),
+            json!([
+                "web",
+                "Deployment/web",
+                "cpu: 40%/50%, memory: <unknown>/100Mi",
+                "1",
+                5,
+                2,
+                "60s"
+            ])
+        );
+        let binding = json!({
+            "metadata": {"name": "rb", "creationTimestamp": created(60)},
+            "roleRef": {"kind": "Role", "name": "reader"},
+            "subjects": [
+                {"kind": "User", "name": "bob"},
+                {"kind": "ServiceAccount", "name": "sa", "namespace": "pb"},
+                {"kind": "Group", "name": "devs"}
+            ]
+        });
+        assert_eq!(
+            cells(&ROLE_BINDING, binding),
+            json!(["rb", "Role/reader", "60s", "bob", "devs", "pb/sa"])
+        );
     }
 }
