@@ -31,7 +31,8 @@ API_PACKAGES = [
 ]
 APIMACHINERY_PACKAGES = ["pkg/apis/meta/v1", "pkg/runtime", "pkg/util/intstr", "pkg/api/resource"]
 
-# Every kind in actors/src/api/object.rs RESOURCES, plus the bodies of other verbs.
+# Every kind in actors/src/api/object.rs RESOURCES and api/convert.rs
+# ALTERNATE_VERSIONS, plus the bodies of other verbs.
 ROOTS = [
     "api.core.v1." + k for k in [
         "Namespace", "Pod", "Node", "Service", "Endpoints", "ConfigMap", "Secret", "Event",
@@ -45,6 +46,7 @@ ROOTS = [
     "api.batch.v1.Job", "api.batch.v1.CronJob", "api.coordination.v1.Lease",
     "api.discovery.v1.EndpointSlice", "api.networking.v1.Ingress",
     "api.autoscaling.v2.HorizontalPodAutoscaler", "api.autoscaling.v1.Scale",
+    "api.autoscaling.v1.HorizontalPodAutoscaler",
     "api.rbac.v1.Role", "api.rbac.v1.ClusterRole", "api.rbac.v1.RoleBinding",
     "api.rbac.v1.ClusterRoleBinding",
     "apimachinery.pkg.apis.meta.v1.DeleteOptions",

@@ -1706,3 +1706,118 @@ fn kubectl_create_subcommands_send_protobuf_bodies() {
     );
     assert!(s.kubectl(&["get", "cm", "-n", "pb"]).contains("cfg"));
 }
+
+/// `kubectl autoscale` creates an `autoscaling/v1` autoscaler: Hive stores it as v2
+/// and serves it at both versions (get, list, watch, patch, delete), as Kubernetes
+/// does.
+#[test]
+fn kubectl_autoscale_is_served_at_autoscaling_v1_and_v2() {
+    let s = Server::start();
+    s.kubectl(&["create", "namespace", "hpa"]);
+    s.kubectl(&["create", "deployment", "web", "--image=nginx", "-n", "hpa"]);
+    let out = s.kubectl(&[
+        "autoscale",
+        "deployment",
+        "web",
+        "--min=1",
+        "--max=3",
+        "--cpu-percent=50",
+        "-n",
+        "hpa",
+    ]);
+    assert_eq!(
+        out.trim(),
+        "horizontalpodautoscaler.autoscaling/web autoscaled"
+    );
+
+    // The preferred version, v2: the CPU target became a metric.
+    assert_eq!(
+        s.kubectl(&[
+            "get", "hpa", "web", "-n", "hpa", "-o",
+            "jsonpath={.apiVersion}|{.spec.scaleTargetRef.name}|{.spec.metrics[0].resource.target.averageUtilization}|{.spec.minReplicas}|{.spec.maxReplicas}",
+        ]),
+        "autoscaling/v2|web|50|1|3"
+    );
+    let table = s.kubectl(&["get", "hpa", "-n", "hpa"]);
+    let row = lines_with(&table, "web");
+    assert!(
+        row.len() == 1
+            && row[0].contains("Deployment/web")
+            && row[0].contains("cpu: <unknown>/50%"),
+        "{table}"
+    );
+
+    // v1, as kubectl autoscale wrote it.
+    let v1 = "horizontalpodautoscalers.v1.autoscaling";
+    assert_eq!(
+        s.kubectl(&[
+            "get",
+            v1,
+            "web",
+            "-n",
+            "hpa",
+            "-o",
+            "jsonpath={.apiVersion}|{.spec.targetCPUUtilizationPercentage}|{.spec.maxReplicas}",
+        ]),
+        "autoscaling/v1|50|3"
+    );
+    let rv = s.kubectl(&[
+        "get",
+        v1,
+        "web",
+        "-n",
+        "hpa",
+        "-o",
+        "jsonpath={.metadata.resourceVersion}",
+    ]);
+    let watch = s.stream(&format!(
+        "/apis/autoscaling/v1/namespaces/hpa/horizontalpodautoscalers?watch=1&resourceVersion={rv}"
+    ));
+    // A merge patch in v1's terms changes v2's metric.
+    s.kubectl(&[
+        "patch",
+        v1,
+        "web",
+        "-n",
+        "hpa",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"targetCPUUtilizationPercentage":70}}"#,
+    ]);
+    assert_eq!(
+        s.kubectl(&[
+            "get",
+            "hpa",
+            "web",
+            "-n",
+            "hpa",
+            "-o",
+            "jsonpath={.spec.metrics[0].resource.target.averageUtilization}",
+        ]),
+        "70"
+    );
+    let event = watch.next();
+    assert_eq!(event["type"], "MODIFIED", "{event}");
+    assert_eq!(event["object"]["apiVersion"], "autoscaling/v1", "{event}");
+    assert_eq!(
+        event["object"]["spec"]["targetCPUUtilizationPercentage"], 70,
+        "{event}"
+    );
+
+    let list = s.kubectl(&[
+        "get",
+        v1,
+        "-n",
+        "hpa",
+        "-o",
+        "jsonpath={.apiVersion}|{.items[*].apiVersion}",
+    ]);
+    assert_eq!(list, "v1|autoscaling/v1");
+    assert_eq!(
+        s.kubectl(&["delete", v1, "web", "-n", "hpa"]).trim(),
+        "horizontalpodautoscaler.autoscaling \"web\" deleted"
+    );
+    assert!(s
+        .kubectl_fails(&["get", "hpa", "web", "-n", "hpa"])
+        .contains("NotFound"));
+}

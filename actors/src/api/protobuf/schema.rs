@@ -174,6 +174,29 @@ pub(super) static MESSAGES: &[Message] = &[
         Field { number: 1, json: "type", label: Single, ty: Str, omit_zero: true },
         Field { number: 2, json: "rollingUpdate", label: Single, ty: Msg("api.apps.v1.RollingUpdateStatefulSetStrategy"), omit_zero: false },
     ] },
+    Message { name: "api.autoscaling.v1.CrossVersionObjectReference", fields: &[
+        Field { number: 1, json: "kind", label: Single, ty: Str, omit_zero: false },
+        Field { number: 2, json: "name", label: Single, ty: Str, omit_zero: false },
+        Field { number: 3, json: "apiVersion", label: Single, ty: Str, omit_zero: true },
+    ] },
+    Message { name: "api.autoscaling.v1.HorizontalPodAutoscaler", fields: &[
+        Field { number: 1, json: "metadata", label: Single, ty: Msg("apimachinery.pkg.apis.meta.v1.ObjectMeta"), omit_zero: false },
+        Field { number: 2, json: "spec", label: Single, ty: Msg("api.autoscaling.v1.HorizontalPodAutoscalerSpec"), omit_zero: false },
+        Field { number: 3, json: "status", label: Single, ty: Msg("api.autoscaling.v1.HorizontalPodAutoscalerStatus"), omit_zero: false },
+    ] },
+    Message { name: "api.autoscaling.v1.HorizontalPodAutoscalerSpec", fields: &[
+        Field { number: 1, json: "scaleTargetRef", label: Single, ty: Msg("api.autoscaling.v1.CrossVersionObjectReference"), omit_zero: false },
+        Field { number: 2, json: "minReplicas", label: Single, ty: I32, omit_zero: false },
+        Field { number: 3, json: "maxReplicas", label: Single, ty: I32, omit_zero: false },
+        Field { number: 4, json: "targetCPUUtilizationPercentage", label: Single, ty: I32, omit_zero: false },
+    ] },
+    Message { name: "api.autoscaling.v1.HorizontalPodAutoscalerStatus", fields: &[
+        Field { number: 1, json: "observedGeneration", label: Single, ty: I64, omit_zero: false },
+        Field { number: 2, json: "lastScaleTime", label: Single, ty: Msg("apimachinery.pkg.apis.meta.v1.Time"), omit_zero: false },
+        Field { number: 3, json: "currentReplicas", label: Single, ty: I32, omit_zero: false },
+        Field { number: 4, json: "desiredReplicas", label: Single, ty: I32, omit_zero: false },
+        Field { number: 5, json: "currentCPUUtilizationPercentage", label: Single, ty: I32, omit_zero: false },
+    ] },
     Message { name: "api.autoscaling.v1.Scale", fields: &[
         Field { number: 1, json: "metadata", label: Single, ty: Msg("apimachinery.pkg.apis.meta.v1.ObjectMeta"), omit_zero: false },
         Field { number: 2, json: "spec", label: Single, ty: Msg("api.autoscaling.v1.ScaleSpec"), omit_zero: false },

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
+use crate::api::convert::ALTERNATE_VERSIONS;
 use crate::api::object::{ResourceInfo, RESOURCES};
 
 /// The verbs every resource collection serves.
@@ -88,10 +89,16 @@ pub fn subresources(info: &ResourceInfo) -> Vec<Subresource> {
     out
 }
 
+/// Every kind at every version served: the stored ones, then the alternate
+/// versions ([`ALTERNATE_VERSIONS`]), so a group's stored version is preferred.
+fn served() -> impl Iterator<Item = &'static ResourceInfo> {
+    RESOURCES.iter().chain(ALTERNATE_VERSIONS.iter()).copied()
+}
+
 /// The groups other than core, each with its versions, in registry order.
 fn groups() -> Vec<(&'static str, Vec<&'static str>)> {
     let mut out: Vec<(&'static str, Vec<&'static str>)> = Vec::new();
-    for r in RESOURCES.iter().filter(|r| !r.group.is_empty()) {
+    for r in served().filter(|r| !r.group.is_empty()) {
         match out.iter_mut().find(|(g, _)| *g == r.group) {
             Some((_, versions)) if !versions.contains(&r.version) => versions.push(r.version),
             Some(_) => {}
@@ -103,9 +110,7 @@ fn groups() -> Vec<(&'static str, Vec<&'static str>)> {
 
 /// Whether Hive serves any resource in `group`/`version` (`""` is core).
 pub fn serves(group: &str, version: &str) -> bool {
-    RESOURCES
-        .iter()
-        .any(|r| r.group == group && r.version == version)
+    served().any(|r| r.group == group && r.version == version)
 }
 
 /// `/api`: the core group's versions (`APIVersions`).
@@ -156,10 +161,7 @@ pub fn api_resource_list(group: &str, version: &str) -> Option<Value> {
         return None;
     }
     let mut resources = Vec::new();
-    for r in RESOURCES
-        .iter()
-        .filter(|r| r.group == group && r.version == version)
-    {
+    for r in served().filter(|r| r.group == group && r.version == version) {
         let mut entry = json!({
             "name": r.plural,
             "singularName": r.singular,
@@ -237,7 +239,7 @@ fn aggregated_resource(r: &ResourceInfo) -> Value {
 pub fn aggregated(core: bool) -> Value {
     let mut by_group: BTreeMap<&str, Vec<(&str, Vec<Value>)>> = BTreeMap::new();
     let mut order: Vec<&str> = Vec::new();
-    for r in RESOURCES.iter().filter(|r| r.group.is_empty() == core) {
+    for r in served().filter(|r| r.group.is_empty() == core) {
         if !order.contains(&r.group) {
             order.push(r.group);
         }
@@ -317,7 +319,7 @@ mod tests {
                     .count();
             }
         }
-        assert_eq!(seen, RESOURCES.len());
+        assert_eq!(seen, RESOURCES.len() + ALTERNATE_VERSIONS.len());
         let core = api_resource_list("", "v1").expect("core");
         let pods = core["resources"]
             .as_array()
@@ -372,7 +374,14 @@ mod tests {
             .flat_map(|i| i["versions"].as_array().cloned().unwrap_or_default())
             .map(|v| v["resources"].as_array().map_or(0, Vec::len))
             .sum();
-        assert_eq!(total + resources.len(), RESOURCES.len());
+        assert_eq!(
+            total + resources.len(),
+            RESOURCES.len() + ALTERNATE_VERSIONS.len()
+        );
+        // autoscaling serves v2 (stored, preferred) and v1 (converted).
+        let autoscaling = api_group("autoscaling").expect("autoscaling");
+        assert_eq!(autoscaling["preferredVersion"]["version"], "v2");
+        assert_eq!(autoscaling["versions"][1]["version"], "v1");
     }
 
     /// kubectl 1.32's Accept header selects aggregated discovery; a plain one does not.

@@ -84,6 +84,9 @@ pub enum Format {
     /// One-row Tables (after the first event, which carries the columns and is
     /// encoded for its watcher alone).
     Table(IncludeObject),
+    /// Objects as JSON at an alternate version of the hub's kind (a hub's kind has
+    /// at most one, [`crate::api::convert::ALTERNATE_VERSIONS`]).
+    Served(&'static ResourceInfo),
 }
 
 impl Format {
@@ -93,11 +96,12 @@ impl Format {
             Format::Table(IncludeObject::None) => 1,
             Format::Table(IncludeObject::Metadata) => 2,
             Format::Table(IncludeObject::Object) => 3,
+            Format::Served(_) => 4,
         }
     }
 }
 
-const LINES: usize = 4 * 3;
+const LINES: usize = 5 * 3;
 
 /// One change of one object, shared by every watcher of its hub.
 #[derive(Debug)]
@@ -181,6 +185,13 @@ impl ObjectEvent {
         self.lines[format.index() * 3 + ty.index()]
             .get_or_init(|| match format {
                 Format::Json => line_from(ty.as_str(), self.json()),
+                Format::Served(served) => {
+                    ENCODES.fetch_add(1, Ordering::Relaxed);
+                    self.encoded.fetch_add(1, Ordering::Relaxed);
+                    let shown = crate::api::convert::to_served(served, self.object.clone());
+                    let body = serde_json::to_vec(&shown).unwrap_or_else(|_| b"{}".to_vec());
+                    line_from(ty.as_str(), &body)
+                }
                 Format::Table(include) => {
                     ENCODES.fetch_add(1, Ordering::Relaxed);
                     self.encoded.fetch_add(1, Ordering::Relaxed);

@@ -24,7 +24,7 @@ use super::table::{self, IncludeObject};
 use super::{RestState, MAX_BODY_BYTES};
 use crate::api::decode::decode_value_as;
 use crate::api::object::ResourceInfo;
-use crate::api::protobuf;
+use crate::api::{convert, protobuf};
 use crate::api::{Object, Scale, Time};
 use crate::apiserver::{
     DeleteOptions, GetOptions, ListOptions, Patch, PatchOptions, PropagationPolicy, Subresource,
@@ -117,6 +117,17 @@ fn object_json(object: &Object) -> Result<Value, RestError> {
     object
         .to_json_value()
         .map_err(|e| RestError::internal(format!("encoding the object: {e}")))
+}
+
+/// An object as the URL's version shows it (converted from the stored version when
+/// the URL names an alternate one).
+fn served_json(target: &Target, object: &Object) -> Result<Value, RestError> {
+    Ok(convert::to_served(target.served, object_json(object)?))
+}
+
+/// Whether the URL names a version other than the stored one.
+fn converts(target: &Target) -> bool {
+    !std::ptr::eq(target.served, target.info)
 }
 
 /// Every request under `/api` and `/apis`.
@@ -293,7 +304,10 @@ async fn get(
         );
         return Ok(json_response(200, &t));
     }
-    Ok(json_response(200, &value))
+    Ok(json_response(
+        200,
+        &convert::to_served(target.served, value),
+    ))
 }
 
 fn list_options(query: &Query) -> Result<ListOptions, RestError> {
@@ -357,10 +371,14 @@ async fn list(
         );
         return Ok(json_response(200, &t));
     }
+    let items = items
+        .into_iter()
+        .map(|v| convert::to_served(target.served, v))
+        .collect();
     Ok(json_response(
         200,
         &list_json(
-            target.info,
+            target.served,
             items,
             &page.resource_version,
             &page.continue_,
@@ -416,7 +434,7 @@ fn decode_body(
             "couldn't get version/kind; json parse error: expected an object",
         ));
     };
-    let info = target.info;
+    let info = target.served;
     for (field, default) in [
         ("apiVersion", info.api_version()),
         ("kind", info.kind.to_owned()),
@@ -438,7 +456,8 @@ fn decode_body(
             info.kind
         )));
     }
-    let (mut object, warnings) = decode_value_as(info, value, strict(query)?)
+    let value = convert::from_served(info, value);
+    let (mut object, warnings) = decode_value_as(target.info, value, strict(query)?)
         .map_err(|e| RestError::bad_request(e.to_string()))?;
     place(target, &mut object)?;
     let ignore = query.get("fieldValidation") == Some("Ignore");
@@ -521,7 +540,7 @@ async fn create(
         )
         .await?;
     Ok(with_warnings(
-        json_response(201, &object_json(&created)?),
+        json_response(201, &served_json(target, &created)?),
         &warnings,
     ))
 }
@@ -584,7 +603,7 @@ async fn update(
         state.client.update(object, opts).await?
     };
     Ok(with_warnings(
-        json_response(200, &object_json(&stored)?),
+        json_response(200, &served_json(target, &stored)?),
         &warnings,
     ))
 }
@@ -672,8 +691,23 @@ async fn patch(
         Subresource::Main
     };
     let stored = match kind {
+        PatchKind::Apply if converts(target) => {
+            return Err(RestError::unsupported_media_type(&format!(
+                "application/apply-patch+yaml at {} (server-side apply is served at {})",
+                target.served.api_version(),
+                target.info.api_version()
+            )));
+        }
+        _ if converts(target) => {
+            let merge = |current: Value| apply_plain(kind, current, &value);
+            read_modify_write(req, state, target, query, subresource, dry_run, merge).await?
+        }
         PatchKind::Strategic => {
-            strategic_patch(req, state, target, query, &value, subresource, dry_run).await?
+            let merge = |current: Value| {
+                strategic::apply(&current, &value)
+                    .map_err(|e| RestError::bad_request(e.to_string()))
+            };
+            read_modify_write(req, state, target, query, subresource, dry_run, merge).await?
         }
         PatchKind::Apply => {
             return server_side_apply(state, target, query, &value, subresource, dry_run).await;
@@ -704,7 +738,7 @@ async fn patch(
                 .await?
         }
     };
-    Ok(json_response(200, &object_json(&stored)?))
+    Ok(json_response(200, &served_json(target, &stored)?))
 }
 
 /// A JSON or merge patch applied here rather than in storage, so that its manager
@@ -791,15 +825,16 @@ fn apply_plain(kind: PatchKind, mut current: Value, patch: &Value) -> Result<Val
     }
 }
 
-/// Read, merge, compare-and-swap; again when the object changed in between.
-async fn strategic_patch(
+/// Read, merge (on the object as the URL's version shows it), compare-and-swap;
+/// again when the object changed in between.
+async fn read_modify_write(
     req: &HttpRequest,
     state: &RestState,
     target: &Target,
     query: &Query,
-    patch: &Value,
     subresource: Subresource,
     dry_run: bool,
+    merge: impl Fn(Value) -> Result<Value, RestError>,
 ) -> Result<Object, RestError> {
     let (ns, name) = (namespace(target), name(target));
     let mut attempt = 0;
@@ -810,8 +845,8 @@ async fn strategic_patch(
             .get(target.info, ns, name, GetOptions::default())
             .await?;
         let rv = current.metadata().resource_version.clone();
-        let merged = strategic::apply(&object_json(&current)?, patch)
-            .map_err(|e| RestError::bad_request(e.to_string()))?;
+        let merged = merge(served_json(target, &current)?)?;
+        let merged = convert::from_served(target.served, merged);
         let (mut object, _) = decode_value_as(target.info, merged, false).map_err(|e| {
             RestError::bad_request(format!("the patched object does not decode: {e}"))
         })?;
@@ -973,7 +1008,7 @@ async fn server_side_apply(
                 continue
             }
             Err(e) => return Err(e.into()),
-            Ok((code, stored)) => return Ok(json_response(code, &object_json(&stored)?)),
+            Ok((code, stored)) => return Ok(json_response(code, &served_json(target, &stored)?)),
         }
     }
 }
@@ -1041,7 +1076,7 @@ async fn delete(
         .client
         .delete(target.info, namespace(target), name(target), opts)
         .await?;
-    Ok(json_response(200, &object_json(outcome.object())?))
+    Ok(json_response(200, &served_json(target, outcome.object())?))
 }
 
 async fn delete_collection(
@@ -1059,11 +1094,11 @@ async fn delete_collection(
     let items = gone
         .items
         .iter()
-        .map(object_json)
+        .map(|o| served_json(target, o))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(json_response(
         200,
-        &list_json(target.info, items, &gone.resource_version, "", None),
+        &list_json(target.served, items, &gone.resource_version, "", None),
     ))
 }
 
@@ -1091,6 +1126,7 @@ mod tests {
     fn objects_are_placed_in_the_urls_namespace() {
         let target = Target {
             info: &CONFIG_MAP,
+            served: &CONFIG_MAP,
             namespace: Some("shop".into()),
             name: Some("c".into()),
             subresource: None,
@@ -1106,6 +1142,7 @@ mod tests {
         assert_eq!(place(&target, &mut cm).map_err(|e| e.code()), Err(400));
         let ns_target = Target {
             info: &NAMESPACE,
+            served: &NAMESPACE,
             namespace: None,
             name: None,
             subresource: None,

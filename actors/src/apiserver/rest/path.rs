@@ -6,6 +6,7 @@
 //! `<resource>[/<name>[/<subresource>]]` (for a namespaced kind, the list across all
 //! namespaces). `namespaces/<name>[/<sub>]` itself is the Namespace object.
 
+use crate::api::convert::lookup_alternate;
 use crate::api::object::{lookup_resource, ResourceInfo};
 
 use super::status::RestError;
@@ -34,8 +35,11 @@ pub enum Route {
 /// The resource, namespace, name and subresource a URL addresses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
-    /// The kind's registry entry.
+    /// The kind's registry entry: the kind as stored.
     pub info: &'static ResourceInfo,
+    /// The kind at the URL's version: `info` itself, or an alternate version that
+    /// bodies and answers are converted from and to ([`crate::api::convert`]).
+    pub served: &'static ResourceInfo,
     /// The namespace, when the URL names one (`None`: all namespaces, or cluster-scoped).
     pub namespace: Option<String>,
     /// The object's name, when the URL names one.
@@ -68,20 +72,25 @@ pub fn parse(path: &str) -> Result<Route, RestError> {
     if rest.iter().any(|s| s.is_empty()) {
         return Err(RestError::no_route(path));
     }
+    // (stored, served)
     let lookup = |plural: &str| {
-        lookup_resource(group, version, plural).ok_or_else(|| RestError::no_route(path))
+        lookup_resource(group, version, plural)
+            .map(|info| (info, info))
+            .or_else(|| lookup_alternate(group, version, plural).map(|(s, info)| (info, s)))
+            .ok_or_else(|| RestError::no_route(path))
     };
     let owned = |s: &&str| (*s).to_owned();
     let target = match rest {
         // namespaces/<ns>/<resource>[/<name>[/<sub>]] for a namespaced resource
         ["namespaces", ns, plural, tail @ ..] => {
             match lookup(plural) {
-                Ok(info) if info.namespaced => {
+                Ok((info, served)) if info.namespaced => {
                     if tail.len() > 2 {
                         return Err(RestError::no_route(path));
                     }
                     Target {
                         info,
+                        served,
                         namespace: Some((*ns).to_owned()),
                         name: tail.first().map(owned),
                         subresource: tail.get(1).map(owned),
@@ -92,8 +101,10 @@ pub fn parse(path: &str) -> Result<Route, RestError> {
                     && tail.is_empty()
                     && NAMESPACE_SUBRESOURCES.contains(plural) =>
                 {
+                    let (info, served) = lookup("namespaces")?;
                     Target {
-                        info: lookup("namespaces")?,
+                        info,
+                        served,
                         namespace: None,
                         name: Some((*ns).to_owned()),
                         subresource: Some((*plural).to_owned()),
@@ -106,8 +117,10 @@ pub fn parse(path: &str) -> Result<Route, RestError> {
             if tail.len() > 2 {
                 return Err(RestError::no_route(path));
             }
+            let (info, served) = lookup(plural)?;
             Target {
-                info: lookup(plural)?,
+                info,
+                served,
                 namespace: None,
                 name: tail.first().map(owned),
                 subresource: tail.get(1).map(owned),

@@ -25,6 +25,7 @@ use super::path::Target;
 use super::status::RestError;
 use super::table::{self, IncludeObject};
 use super::RestState;
+use crate::api::convert;
 use crate::api::object::ResourceInfo;
 use crate::apiserver::envelope::Selection;
 use crate::apiserver::{ApiError, ApiResult, ListOptions, WatchEvent, WatchOptions};
@@ -39,6 +40,9 @@ pub struct Encoding {
     pub table: bool,
     /// What Table rows carry.
     pub include: IncludeObject,
+    /// The version objects are shown at when the URL names one other than the
+    /// stored one ([`crate::api::convert`]); `None`: as stored.
+    pub served: Option<&'static ResourceInfo>,
 }
 
 /// Encodes one watch event as a line of JSON; `first` says whether it is the
@@ -54,9 +58,10 @@ pub fn encode_event(
         Ok(WatchEvent::Modified(o)) => ("MODIFIED", o),
         Ok(WatchEvent::Deleted(o)) => ("DELETED", o),
         Ok(WatchEvent::Bookmark { resource_version }) => {
+            let shown = encoding.served.unwrap_or(info);
             let object = json!({
-                "kind": info.kind,
-                "apiVersion": info.api_version(),
+                "kind": shown.kind,
+                "apiVersion": shown.api_version(),
                 "metadata": {"resourceVersion": resource_version},
             });
             return line("BOOKMARK", &object);
@@ -89,6 +94,8 @@ pub fn encode_event(
             t["columnDefinitions"] = json!([]);
         }
         value = t;
+    } else if let Some(served) = encoding.served {
+        value = convert::to_served(served, value);
     }
     line(ty, &value)
 }
@@ -104,6 +111,16 @@ fn line(ty: &str, object: &Value) -> Bytes {
     let mut text = json!({"type": ty, "object": object}).to_string();
     text.push('\n');
     Bytes::from(text)
+}
+
+/// A BOOKMARK at `rv` showing `served`'s kind and version.
+fn bookmark_as(served: &ResourceInfo, rv: u64) -> Bytes {
+    let object = json!({
+        "kind": served.kind,
+        "apiVersion": served.api_version(),
+        "metadata": {"resourceVersion": rv.to_string()},
+    });
+    line("BOOKMARK", &object)
 }
 
 /// The annotation Kubernetes puts on the bookmark that ends a watch's initial events.
@@ -163,6 +180,8 @@ fn send_initial_events(query: &Query) -> Result<Option<bool>, RestError> {
 /// hub's shared lines it selects.
 struct Live {
     info: &'static ResourceInfo,
+    /// The alternate version shown, if any (its bookmarks are this watcher's own).
+    served: Option<&'static ResourceInfo>,
     cursor: Cursor,
     filter: Filter,
     format: Format,
@@ -193,9 +212,14 @@ impl Live {
                         }
                         match &e.event {
                             SharedEvent::Bookmark(b) => {
-                                if self.filter.bookmarks {
-                                    self.pending.push_back(b.clone());
+                                if !self.filter.bookmarks {
+                                    continue;
                                 }
+                                let bytes = match self.served {
+                                    None => b.clone(),
+                                    Some(served) => bookmark_as(served, e.rv),
+                                };
+                                self.pending.push_back(bytes);
                             }
                             SharedEvent::Object(o) => {
                                 let Some(ty) = self.filter.decide(o) else {
@@ -280,11 +304,15 @@ pub async fn serve(
         include: IncludeObject::parse(query.get("includeObject").unwrap_or("")).ok_or_else(
             || RestError::bad_request("includeObject: must be None, Metadata or Object"),
         )?,
+        served: (!std::ptr::eq(target.served, target.info)).then_some(target.served),
     };
-    let format = if encoding.table {
-        Format::Table(encoding.include)
-    } else {
-        Format::Json
+    let format = match encoding {
+        Encoding { table: true, .. } => Format::Table(encoding.include),
+        Encoding {
+            served: Some(served),
+            ..
+        } => Format::Served(served),
+        _ => Format::Json,
     };
     let send_initial = send_initial_events(query)?;
     let info = target.info;
@@ -340,7 +368,10 @@ pub async fn serve(
             first = false;
         }
         if send_initial == Some(true) {
-            pending.push_back(initial_events_end(info, &list.resource_version));
+            pending.push_back(initial_events_end(
+                encoding.served.unwrap_or(info),
+                &list.resource_version,
+            ));
         }
         filter.after = list.resource_version.parse().unwrap_or(0);
         cursor
@@ -364,6 +395,7 @@ pub async fn serve(
     );
     let live = Live {
         info,
+        served: encoding.served,
         cursor,
         filter,
         format,
@@ -430,6 +462,7 @@ mod tests {
         let plain = Encoding {
             table: false,
             include: IncludeObject::Metadata,
+            served: None,
         };
         let e = decode(&encode_event(
             &CONFIG_MAP,
@@ -468,6 +501,7 @@ mod tests {
         let table = Encoding {
             table: true,
             include: IncludeObject::Metadata,
+            served: None,
         };
         let first = decode(&encode_event(
             &CONFIG_MAP,
