@@ -84,54 +84,99 @@ fn annotate(annotations: &mut Map<String, Value>, key: &str, value: &Value) {
     }
 }
 
+/// An HPA taken apart for conversion: its spec, status and annotations, removed from
+/// the object, which keeps the rest (kind, metadata).
+struct Parts {
+    spec: Value,
+    status: Value,
+    annotations: Map<String, Value>,
+}
+
+impl Parts {
+    /// Takes `object` apart and sets its `apiVersion` to the target's.
+    fn take(object: &mut Map<String, Value>, api_version: &str) -> Parts {
+        object.insert("apiVersion".into(), json!(api_version));
+        let annotations = object
+            .get_mut("metadata")
+            .and_then(Value::as_object_mut)
+            .and_then(|m| m.remove("annotations"))
+            .and_then(|a| match a {
+                Value::Object(a) => Some(a),
+                _ => None,
+            })
+            .unwrap_or_default();
+        Parts {
+            spec: object.remove("spec").unwrap_or(Value::Null),
+            status: object.remove("status").unwrap_or(Value::Null),
+            annotations,
+        }
+    }
+
+    /// Puts the converted spec and status (the status only if there was one) and the
+    /// annotations (if any are left) back.
+    fn put(
+        self,
+        object: &mut Map<String, Value>,
+        spec: Map<String, Value>,
+        status: Map<String, Value>,
+    ) {
+        if !self.annotations.is_empty() {
+            if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+                meta.insert("annotations".into(), Value::Object(self.annotations));
+            }
+        }
+        object.insert("spec".into(), Value::Object(spec));
+        if !self.status.is_null() {
+            object.insert("status".into(), Value::Object(status));
+        }
+    }
+}
+
+/// The fields both versions share, copied as they are.
+fn shared(from: &Value, fields: &[&str]) -> Map<String, Value> {
+    fields
+        .iter()
+        .filter_map(|f| from.get(*f).map(|v| ((*f).to_owned(), v.clone())))
+        .collect()
+}
+
+const SHARED_SPEC: [&str; 3] = ["scaleTargetRef", "minReplicas", "maxReplicas"];
+const SHARED_STATUS: [&str; 4] = [
+    "observedGeneration",
+    "lastScaleTime",
+    "currentReplicas",
+    "desiredReplicas",
+];
+
+/// `list` without the item at `skip`.
+fn without(list: &[Value], skip: Option<usize>) -> Value {
+    Value::Array(
+        list.iter()
+            .enumerate()
+            .filter(|(i, _)| Some(*i) != skip)
+            .map(|(_, m)| m.clone())
+            .collect(),
+    )
+}
+
 fn hpa_v2_to_v1(mut hpa: Value) -> Value {
     let Some(object) = hpa.as_object_mut() else {
         return hpa;
     };
-    object.insert("apiVersion".into(), json!("autoscaling/v1"));
-    let spec = object.remove("spec").unwrap_or(Value::Null);
-    let status = object.remove("status").unwrap_or(Value::Null);
-    let mut annotations = object
-        .get("metadata")
-        .and_then(|m| m.get("annotations"))
-        .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default();
+    let mut parts = Parts::take(object, "autoscaling/v1");
+    let (spec, status) = (&parts.spec, &parts.status);
 
+    let mut v1_spec = shared(spec, &SHARED_SPEC);
     let metrics = spec["metrics"].as_array().cloned().unwrap_or_default();
     let cpu = metrics.iter().position(is_cpu_utilization);
-    let mut v1_spec = Map::new();
-    for field in ["scaleTargetRef", "minReplicas", "maxReplicas"] {
-        if let Some(v) = spec.get(field) {
-            v1_spec.insert(field.into(), v.clone());
-        }
-    }
     if let Some(i) = cpu {
         v1_spec.insert(
             "targetCPUUtilizationPercentage".into(),
             metrics[i]["resource"]["target"]["averageUtilization"].clone(),
         );
     }
-    let others: Vec<Value> = metrics
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| Some(*i) != cpu)
-        .map(|(_, m)| m.clone())
-        .collect();
-    annotate(&mut annotations, METRICS, &Value::Array(others));
-    annotate(&mut annotations, BEHAVIOR, &spec["behavior"]);
 
-    let mut v1_status = Map::new();
-    for field in [
-        "observedGeneration",
-        "lastScaleTime",
-        "currentReplicas",
-        "desiredReplicas",
-    ] {
-        if let Some(v) = status.get(field) {
-            v1_status.insert(field.into(), v.clone());
-        }
-    }
+    let mut v1_status = shared(status, &SHARED_STATUS);
     if !v1_status.contains_key("desiredReplicas") && !status.is_null() {
         v1_status.insert("desiredReplicas".into(), json!(0));
     }
@@ -150,28 +195,18 @@ fn hpa_v2_to_v1(mut hpa: Value) -> Value {
             current[i]["resource"]["current"]["averageUtilization"].clone(),
         );
     }
-    let other_current: Vec<Value> = current
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| Some(*i) != current_cpu)
-        .map(|(_, m)| m.clone())
-        .collect();
-    annotate(
-        &mut annotations,
-        CURRENT_METRICS,
-        &Value::Array(other_current),
-    );
-    annotate(&mut annotations, CONDITIONS, &status["conditions"]);
 
-    if !annotations.is_empty() {
-        if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
-            meta.insert("annotations".into(), Value::Object(annotations));
-        }
-    }
-    object.insert("spec".into(), Value::Object(v1_spec));
-    if !status.is_null() {
-        object.insert("status".into(), Value::Object(v1_status));
-    }
+    let (behavior, conditions) = (spec["behavior"].clone(), status["conditions"].clone());
+    let annotations = &mut parts.annotations;
+    annotate(annotations, METRICS, &without(&metrics, cpu));
+    annotate(annotations, BEHAVIOR, &behavior);
+    annotate(
+        annotations,
+        CURRENT_METRICS,
+        &without(&current, current_cpu),
+    );
+    annotate(annotations, CONDITIONS, &conditions);
+    parts.put(object, v1_spec, v1_status);
     hpa
 }
 
@@ -187,81 +222,45 @@ fn hpa_v1_to_v2(mut hpa: Value) -> Value {
     let Some(object) = hpa.as_object_mut() else {
         return hpa;
     };
-    object.insert("apiVersion".into(), json!("autoscaling/v2"));
-    let spec = object.remove("spec").unwrap_or(Value::Null);
-    let status = object.remove("status").unwrap_or(Value::Null);
-    let mut annotations = object
-        .get("metadata")
-        .and_then(|m| m.get("annotations"))
-        .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default();
-    let had_annotations = !annotations.is_empty();
+    let mut parts = Parts::take(object, "autoscaling/v2");
+    let annotations = &mut parts.annotations;
 
-    let mut v2_spec = Map::new();
-    for field in ["scaleTargetRef", "minReplicas", "maxReplicas"] {
-        if let Some(v) = spec.get(field) {
-            v2_spec.insert(field.into(), v.clone());
-        }
-    }
+    let mut v2_spec = shared(&parts.spec, &SHARED_SPEC);
     let mut metrics = Vec::new();
-    if let Some(percent) = spec.get("targetCPUUtilizationPercentage") {
+    if let Some(percent) = parts.spec.get("targetCPUUtilizationPercentage") {
         metrics.push(json!({
             "type": "Resource",
             "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": percent}}
         }));
     }
-    if let Some(Value::Array(others)) = take_annotation(&mut annotations, METRICS) {
+    if let Some(Value::Array(others)) = take_annotation(annotations, METRICS) {
         metrics.extend(others);
     }
     if !metrics.is_empty() {
         v2_spec.insert("metrics".into(), Value::Array(metrics));
     }
-    if let Some(behavior) = take_annotation(&mut annotations, BEHAVIOR) {
+    if let Some(behavior) = take_annotation(annotations, BEHAVIOR) {
         v2_spec.insert("behavior".into(), behavior);
     }
 
-    let mut v2_status = Map::new();
-    for field in [
-        "observedGeneration",
-        "lastScaleTime",
-        "currentReplicas",
-        "desiredReplicas",
-    ] {
-        if let Some(v) = status.get(field) {
-            v2_status.insert(field.into(), v.clone());
-        }
-    }
+    let mut v2_status = shared(&parts.status, &SHARED_STATUS);
     let mut current = Vec::new();
-    if let Some(percent) = status.get("currentCPUUtilizationPercentage") {
+    if let Some(percent) = parts.status.get("currentCPUUtilizationPercentage") {
         current.push(json!({
             "type": "Resource",
             "resource": {"name": "cpu", "current": {"averageUtilization": percent}}
         }));
     }
-    if let Some(Value::Array(others)) = take_annotation(&mut annotations, CURRENT_METRICS) {
+    if let Some(Value::Array(others)) = take_annotation(annotations, CURRENT_METRICS) {
         current.extend(others);
     }
     if !current.is_empty() {
         v2_status.insert("currentMetrics".into(), Value::Array(current));
     }
-    if let Some(conditions) = take_annotation(&mut annotations, CONDITIONS) {
+    if let Some(conditions) = take_annotation(annotations, CONDITIONS) {
         v2_status.insert("conditions".into(), conditions);
     }
-
-    if had_annotations {
-        if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
-            if annotations.is_empty() {
-                meta.remove("annotations");
-            } else {
-                meta.insert("annotations".into(), Value::Object(annotations));
-            }
-        }
-    }
-    object.insert("spec".into(), Value::Object(v2_spec));
-    if !status.is_null() {
-        object.insert("status".into(), Value::Object(v2_status));
-    }
+    parts.put(object, v2_spec, v2_status);
     hpa
 }
 
