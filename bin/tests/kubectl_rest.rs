@@ -1821,3 +1821,55 @@ fn kubectl_autoscale_is_served_at_autoscaling_v1_and_v2() {
         .kubectl_fails(&["get", "hpa", "web", "-n", "hpa"])
         .contains("NotFound"));
 }
+
+/// The edge offers HTTP/2 by ALPN (client-go multiplexes a client's requests and
+/// watches over one connection) and still speaks HTTP/1.1 to clients that ask for it;
+/// over both, answers given before the body was read (413, 401) arrive whole.
+#[test]
+fn the_edge_speaks_http2_and_http1_and_answers_early_over_both() {
+    let s = Server::start();
+    let big = format!(
+        r#"{{"apiVersion":"v1","kind":"ConfigMap","metadata":{{"name":"big"}},"data":{{"a":"{}"}}}}"#,
+        "a".repeat(3 * 1024 * 1024)
+    );
+    let body = s.dir.path().join("big.json");
+    std::fs::write(&body, big).expect("body file");
+    for (flag, version) in [("--http2", "2"), ("--http1.1", "1.1")] {
+        let curl = |token: &str, path: &str, data: bool| {
+            let mut cmd = Command::new("curl");
+            cmd.args([
+                "-sk",
+                flag,
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code} %{http_version}",
+            ])
+            .args(["-H", &format!("Authorization: Bearer {token}")])
+            .args(["-H", "Content-Type: application/json"]);
+            if data {
+                cmd.arg("--data-binary").arg(format!("@{}", body.display()));
+            }
+            let out = cmd
+                .arg(format!("{}{path}", s.api))
+                .output()
+                .expect("curl runs");
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        let token = s.token();
+        assert_eq!(
+            curl(&token, "/api/v1/namespaces", false),
+            format!("200 {version}")
+        );
+        assert_eq!(
+            curl(&token, "/api/v1/namespaces/default/configmaps", true),
+            format!("413 {version}"),
+            "{flag}"
+        );
+        assert_eq!(
+            curl("wrong", "/api/v1/namespaces/default/configmaps", true),
+            format!("401 {version}"),
+            "{flag}"
+        );
+    }
+}

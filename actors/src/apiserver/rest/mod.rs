@@ -16,6 +16,7 @@
 
 pub mod apply;
 pub mod auth;
+pub mod body;
 pub mod discovery;
 pub mod fanout;
 pub mod handlers;
@@ -182,6 +183,7 @@ impl RestServer {
                 .app_data(inflight.clone())
                 .wrap(actix_web::middleware::from_fn(inflight::middleware))
                 .wrap(actix_web::middleware::from_fn(auth::middleware))
+                .wrap(actix_web::middleware::from_fn(body::complete))
                 .configure(routes)
         })
         .workers(config.workers.max(1))
