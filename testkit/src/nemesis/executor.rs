@@ -13,6 +13,9 @@ use crate::harness::{Capability, ClusterBackend};
 /// How often the executor asks who leads.
 const LEADER_POLL: Duration = Duration::from_millis(25);
 
+/// A fault aimed at the leader waits at most this many election timeouts for one.
+const LEADER_WAIT_TIMEOUTS: u32 = 5;
+
 /// What became of one scheduled fault.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum FaultResult {
@@ -103,10 +106,25 @@ impl LeaderWatch {
 
     /// Sleeps until `deadline`, polling the leader.
     async fn until<B: ClusterBackend>(&mut self, backend: &B, deadline: Instant) {
+        self.poll_until(backend, deadline, |_| false).await;
+    }
+
+    /// Polls the leader until someone leads or `deadline` passes.
+    async fn until_leader<B: ClusterBackend>(&mut self, backend: &B, deadline: Instant) {
+        self.poll_until(backend, deadline, |w| w.current.is_some())
+            .await;
+    }
+
+    async fn poll_until<B: ClusterBackend>(
+        &mut self,
+        backend: &B,
+        deadline: Instant,
+        done: impl Fn(&Self) -> bool,
+    ) {
         loop {
             self.poll(backend).await;
             let now = Instant::now();
-            if now >= deadline {
+            if now >= deadline || done(self) {
                 return;
             }
             tokio::time::sleep(LEADER_POLL.min(deadline - now)).await;
@@ -135,6 +153,14 @@ pub async fn execute<B: ClusterBackend>(
     let mut log = NemesisLog::default();
     for sf in &schedule.faults {
         watch.until(backend, start + sf.at()).await;
+        if sf.fault.targets_leader() {
+            // Right after a fault that left no leader (a whole-cluster crash, a restart),
+            // an election may still be running: a fault meant for the leader waits for
+            // it rather than hitting whichever member is lowest, which would often move
+            // no leadership at all.
+            let wait = backend.election_timeout() * LEADER_WAIT_TIMEOUTS;
+            watch.until_leader(backend, Instant::now() + wait).await;
+        }
         let at_ms = ms_since(start);
         let (hit, result) = apply(backend, &sf.fault).await;
         if result == FaultResult::Applied {

@@ -196,6 +196,18 @@ impl Fault {
             Fault::AddMember => NemesisKind::Member,
         }
     }
+
+    /// Whether the fault is aimed at whoever leads when it is applied.
+    pub fn targets_leader(&self) -> bool {
+        match self {
+            Fault::LeaderMinority => true,
+            Fault::Isolate { target }
+            | Fault::CutOutbound { target }
+            | Fault::Kill { target }
+            | Fault::Pause { target } => *target == Target::Leader,
+            _ => false,
+        }
+    }
 }
 
 impl fmt::Display for Fault {
@@ -477,6 +489,26 @@ mod tests {
             .faults
             .iter()
             .all(|f| f.fault.kind() == NemesisKind::Kill));
+    }
+
+    /// With leader churn, a run as long as the suite's (25 s) holds at least three kills
+    /// of the leader whatever the seed: the suite's threshold of three leader changes
+    /// rests on them.
+    #[test]
+    fn leader_churn_schedules_hold_three_leader_kills_in_25_seconds() {
+        let kill_leader = Fault::Kill {
+            target: Target::Leader,
+        };
+        for kind in [NemesisKind::Skew, NemesisKind::Disk, NemesisKind::Member] {
+            for seed in 1..=500 {
+                let s = Schedule::generate_with(seed, Duration::from_secs(25), 3, &[kind], true);
+                let kills = s.faults.iter().filter(|f| f.fault == kill_leader).count();
+                assert!(
+                    kills >= 3,
+                    "{kind} seed {seed}: {kills} leader kills: {s:?}"
+                );
+            }
+        }
     }
 
     /// The command-line spelling of nemesis lists round-trips.
