@@ -46,6 +46,8 @@ use super::{Capability, ClusterBackend, DiskFault, KvClient, WatchStream};
 const PORT: u16 = 7000;
 /// Prefix of every namespace this backend creates.
 const NS_PREFIX: &str = "hvc";
+/// Prefix of every bridge this backend creates.
+const BRIDGE_PREFIX: &str = "hb";
 
 /// How to build a multi-process cluster.
 #[derive(Clone, Debug)]
@@ -151,16 +153,15 @@ fn sh_output(cmd: &str, args: &[&str]) -> String {
 
 /// Removes namespaces and bridges left by backends of processes that no longer exist.
 fn remove_leftovers() {
-    let alive = |pid: u32| std::path::Path::new(&format!("/proc/{pid}")).exists();
+    let dead = |name: &str, prefix: &str| {
+        owner_pid(name, prefix)
+            .is_some_and(|p| !std::path::Path::new(&format!("/proc/{p}")).exists())
+    };
     for line in sh_output("ip", &["netns", "list"]).lines() {
         let Some(name) = line.split_whitespace().next() else {
             continue;
         };
-        let Some(rest) = name.strip_prefix(NS_PREFIX) else {
-            continue;
-        };
-        let pid = rest.split('x').next().and_then(|p| p.parse::<u32>().ok());
-        if pid.is_some_and(|p| !alive(p)) {
+        if dead(name, NS_PREFIX) {
             let _ = sh("ip", &["netns", "del", name]);
         }
     }
@@ -168,17 +169,31 @@ fn remove_leftovers() {
         let Some(name) = line.split(':').nth(1).map(str::trim) else {
             continue;
         };
-        let Some(hex) = name.strip_prefix("hb") else {
-            continue;
-        };
-        let pid = hex
-            .split('x')
-            .next()
-            .and_then(|p| u32::from_str_radix(p, 16).ok());
-        if pid.is_some_and(|p| !alive(p)) {
+        if dead(name, BRIDGE_PREFIX) {
             let _ = sh("ip", &["link", "del", name]);
         }
     }
+}
+
+/// The tag in every name a backend creates: its process id in hex and a counter.
+fn tag(pid: u32, counter: u32) -> String {
+    format!("{pid:x}x{counter}")
+}
+
+/// The namespace of member `node` of the backend tagged `tag`.
+fn ns_name(tag: &str, node: NodeId) -> String {
+    format!("{NS_PREFIX}{tag}n{}", node.0)
+}
+
+/// The bridge of the backend tagged `tag`.
+fn bridge_name(tag: &str) -> String {
+    format!("{BRIDGE_PREFIX}{tag}")
+}
+
+/// The process whose backend created `name` (`<prefix><tag>...`), if `name` is one.
+fn owner_pid(name: &str, prefix: &str) -> Option<u32> {
+    let hex = name.strip_prefix(prefix)?.split('x').next()?;
+    u32::from_str_radix(hex, 16).ok()
 }
 
 /// One member process and where it lives.
@@ -237,14 +252,14 @@ impl ProcessBackend {
         }
         remove_leftovers();
         let k = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let tag = format!("{:x}x{k}", std::process::id());
+        let tag = tag(std::process::id(), k);
         let dir = tempfile::Builder::new()
             .prefix("hive-chaos-")
             .tempdir()
             .context("creating the cluster's directory")?;
         let mut b = ProcessBackend {
             opts,
-            bridge: format!("hb{tag}"),
+            bridge: bridge_name(&tag),
             tag,
             subnet: [10, 0, 0],
             dir,
@@ -311,7 +326,7 @@ impl ProcessBackend {
             bail!("{node}: the test /24 has room for 200 members");
         }
         let name = format!("n{}", node.0);
-        let ns = format!("{NS_PREFIX}{}n{}", self.tag, node.0);
+        let ns = ns_name(&self.tag, node);
         let veth = format!("hv{}n{}", self.tag, node.0);
         if veth.len() > 15 {
             bail!("interface name {veth} is longer than 15 bytes");
@@ -868,5 +883,29 @@ impl KvClient for ProcessClient {
 
     async fn watch(&self, range: KeyRange, start: Revision) -> StoreResult<RemoteWatch> {
         self.shared.watch(range, Some(start), true).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A backend starting while others run removes only the leftovers of dead processes:
+    /// the owner read back from a namespace or bridge name is the process that made it,
+    /// also for a process id whose hex spelling has no letter (12345 is 0x3039). Reading
+    /// namespace names as decimal once took 3039 for the owner, and a backend starting
+    /// in a parallel test deleted the namespaces of a live one, whose next member
+    /// restart (`ip netns exec`) then failed before its ready line.
+    #[test]
+    fn leftover_names_read_back_the_process_that_made_them() {
+        for pid in [12_345, 0xabcd, 1, u32::MAX] {
+            let tag = tag(pid, 7);
+            let ns = ns_name(&tag, NodeId(3));
+            assert_eq!(owner_pid(&ns, NS_PREFIX), Some(pid), "{ns}");
+            let bridge = bridge_name(&tag);
+            assert_eq!(owner_pid(&bridge, BRIDGE_PREFIX), Some(pid), "{bridge}");
+        }
+        assert_eq!(owner_pid("hvc-other", NS_PREFIX), None);
+        assert_eq!(owner_pid("docker0", BRIDGE_PREFIX), None);
     }
 }
