@@ -125,13 +125,19 @@ wire! {
         pub limit: u64,
         pub keys_only: bool,
         pub count_only: bool,
+        /// Do not count the whole range: the read stops one key past `limit`, and
+        /// `count` is then only the keys it looked at. A paginated reader that already
+        /// knows the total (or does not need it) asks for this, so that each page costs
+        /// its own size, not the collection's.
+        pub skip_count: bool,
     }
 
     pub struct RangeResponse {
         pub kvs: Vec<KeyValue>,
         /// True when `limit` cut the result; continue from the last key + `\0`.
         pub more: bool,
-        /// The number of keys in the range (ignoring `limit`).
+        /// The number of keys in the range (ignoring `limit`), unless the request
+        /// asked to `skip_count`.
         pub count: u64,
         /// The store revision the read was served at.
         pub revision: Revision,

@@ -222,6 +222,9 @@ impl Mvcc {
         for v in self.index.visible(&req.range, at) {
             count += 1;
             if req.count_only || kvs.len() as u64 >= limit {
+                if req.skip_count && !req.count_only {
+                    break;
+                }
                 continue;
             }
             kvs.push(if req.keys_only {

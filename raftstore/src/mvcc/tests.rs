@@ -481,6 +481,40 @@ fn range_honours_limit_more_count_keys_only_and_count_only() {
     assert_eq!(inverted.unwrap().count, 0);
 }
 
+/// `skip_count` stops the read one key past the limit: `more` is still right, `count`
+/// only covers the keys looked at, and the page is the same as a counted one.
+#[test]
+fn range_with_skip_count_keeps_page_and_more_but_stops_counting() {
+    let mut m = Mvcc::new();
+    for k in ["p/a", "p/b", "p/c", "p/d", "q"] {
+        must_put(&mut m, k, "v");
+    }
+    let page = |limit, start: &str| {
+        m.range(&RangeRequest {
+            range: KeyRange {
+                start: start.into(),
+                end: KeyRange::prefix("p/").end,
+            },
+            limit,
+            skip_count: true,
+            ..RangeRequest::default()
+        })
+        .unwrap()
+    };
+    let first = page(2, "p/");
+    assert_eq!(
+        (keys_of(&first.kvs), first.more, first.count),
+        (vec!["p/a".into(), "p/b".into()], true, 3)
+    );
+    let last = page(2, "p/c");
+    assert_eq!(
+        (keys_of(&last.kvs), last.more, last.count),
+        (vec!["p/c".into(), "p/d".into()], false, 2)
+    );
+    let all = page(0, "p/");
+    assert_eq!((all.kvs.len(), all.more, all.count), (4, false, 4));
+}
+
 /// A read at a past revision sees the keyspace exactly as it was then; a future revision
 /// is an error carrying the current one.
 #[test]
