@@ -51,9 +51,15 @@ const BEHAVIOR: &str = "autoscaling.alpha.kubernetes.io/behavior";
 const CONDITIONS: &str = "autoscaling.alpha.kubernetes.io/conditions";
 const CURRENT_METRICS: &str = "autoscaling.alpha.kubernetes.io/current-metrics";
 
+/// Whether `served`'s version shows objects differently from how they are stored
+/// (when it does not, the stored JSON can be sent as it is).
+pub fn converts(served: &ResourceInfo) -> bool {
+    served == &HORIZONTAL_POD_AUTOSCALER_V1
+}
+
 /// The stored JSON of `served`'s kind as `served`'s version shows it.
 pub fn to_served(served: &ResourceInfo, stored: Value) -> Value {
-    if served == &HORIZONTAL_POD_AUTOSCALER_V1 {
+    if converts(served) {
         hpa_v2_to_v1(stored)
     } else {
         stored
@@ -62,7 +68,7 @@ pub fn to_served(served: &ResourceInfo, stored: Value) -> Value {
 
 /// A body of `served`'s version as the stored version.
 pub fn from_served(served: &ResourceInfo, body: Value) -> Value {
-    if served == &HORIZONTAL_POD_AUTOSCALER_V1 {
+    if converts(served) {
         hpa_v1_to_v2(body)
     } else {
         body

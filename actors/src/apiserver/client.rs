@@ -14,6 +14,7 @@
 //! |---|---|---|
 //! | [`get`](ApiClient::get) | get | the object |
 //! | [`list`](ApiClient::list) | list (selectors, limit/continue, resourceVersion) | an [`ObjectList`] |
+//! | [`list_json`](ApiClient::list_json) | list, as the REST edge sends it | a [`JsonList`] |
 //! | [`watch`](ApiClient::watch) | watch (from a resourceVersion, bookmarks) | a [`WatchStream`] |
 //! | [`create`](ApiClient::create) | create (uid, timestamps, generateName) | the stored object |
 //! | [`update`](ApiClient::update) | update, compare-and-swap on `metadata.resourceVersion` | the stored object |
@@ -34,7 +35,9 @@ use std::task::{Context, Poll};
 
 use futures::future::BoxFuture;
 use futures::stream::{BoxStream, Stream, StreamExt};
+use futures::FutureExt;
 
+use super::envelope;
 use super::error::{ApiError, ApiResult};
 use crate::api::object::ResourceInfo;
 use crate::api::{Object, Scale};
@@ -207,9 +210,10 @@ impl DeleteOutcome {
     }
 }
 
-/// One page of a list.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ObjectList {
+/// One page of a list, of typed objects ([`ObjectList`]) or of their JSON
+/// ([`JsonList`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListPage<T> {
     /// The revision the list was read at.
     pub resource_version: String,
     /// Where the next page starts; empty on the last page.
@@ -218,8 +222,38 @@ pub struct ObjectList {
     /// (set only when the page was cut by a limit).
     pub remaining_item_count: Option<i64>,
     /// The objects, in key order (namespace, then name).
-    pub items: Vec<Object>,
+    pub items: Vec<T>,
 }
+
+impl<T> Default for ListPage<T> {
+    fn default() -> Self {
+        ListPage {
+            resource_version: String::new(),
+            continue_: String::new(),
+            remaining_item_count: None,
+            items: Vec::new(),
+        }
+    }
+}
+
+impl<T> ListPage<T> {
+    /// The same page with each item converted by `f`.
+    pub fn try_map<U, E>(self, f: impl FnMut(T) -> Result<U, E>) -> Result<ListPage<U>, E> {
+        Ok(ListPage {
+            resource_version: self.resource_version,
+            continue_: self.continue_,
+            remaining_item_count: self.remaining_item_count,
+            items: self.items.into_iter().map(f).collect::<Result<_, _>>()?,
+        })
+    }
+}
+
+/// One page of a list of typed objects.
+pub type ObjectList = ListPage<Object>;
+
+/// One page of a list as the JSON of each object (with its `apiVersion`,
+/// `kind` and `resourceVersion`), ready to be sent as a list's items.
+pub type JsonList = ListPage<Vec<u8>>;
 
 /// One event of a watch.
 #[derive(Debug, Clone, PartialEq)]
@@ -296,6 +330,23 @@ pub trait ApiClient: Send + Sync {
         namespace: &'a str,
         opts: ListOptions,
     ) -> BoxFuture<'a, ApiResult<ObjectList>>;
+
+    /// Lists objects as the JSON of each (see [`JsonList`]). The default
+    /// encodes what [`ApiClient::list`] returns; a client that holds the
+    /// stored JSON answers it without decoding the objects.
+    fn list_json<'a>(
+        &'a self,
+        resource: &'static ResourceInfo,
+        namespace: &'a str,
+        opts: ListOptions,
+    ) -> BoxFuture<'a, ApiResult<JsonList>> {
+        async move {
+            self.list(resource, namespace, opts)
+                .await?
+                .try_map(envelope::object_json_bytes)
+        }
+        .boxed()
+    }
 
     /// Watches objects (see [`WatchOptions`]). Returns once the watch is
     /// registered: every write acknowledged afterwards is delivered.

@@ -251,6 +251,161 @@ pub fn decode_archived(env: &ArchivedEnvelope, resource_version: u64) -> ApiResu
     Ok(object)
 }
 
+/// The JSON a client receives for `object`: with its `apiVersion` and `kind`.
+pub fn object_json_bytes(mut object: Object) -> ApiResult<Vec<u8>> {
+    object.set_type_meta();
+    serde_json::to_vec(&object)
+        .map_err(|e| ApiError::internal(format!("encoding a {}: {e}", object.info().kind)))
+}
+
+/// The JSON a client receives for the object in an archived envelope, with
+/// `resource_version` set: the stored JSON with `metadata.resourceVersion`
+/// spliced in, without decoding it. Stored JSON that does not have the shape
+/// the splice needs (type meta and a metadata object without a
+/// resourceVersion) is decoded and encoded instead.
+pub fn json_archived(env: &ArchivedEnvelope, resource_version: u64) -> ApiResult<Vec<u8>> {
+    let json = env.json.as_slice();
+    let Some(at) = resource_version_slot(json) else {
+        return object_json_bytes(decode_archived(env, resource_version)?);
+    };
+    let field = format!("\"resourceVersion\":\"{resource_version}\"");
+    let mut out = Vec::with_capacity(json.len() + field.len() + 1);
+    out.extend_from_slice(&json[..at.offset]);
+    out.extend_from_slice(field.as_bytes());
+    if !at.empty {
+        out.push(b',');
+    }
+    out.extend_from_slice(&json[at.offset..]);
+    Ok(out)
+}
+
+/// Where `metadata.resourceVersion` goes in an object's JSON: just inside
+/// the metadata object's brace.
+#[derive(Debug, PartialEq)]
+struct Slot {
+    offset: usize,
+    /// The metadata object has no members (no comma after the new one).
+    empty: bool,
+}
+
+/// The slot for `metadata.resourceVersion` in `json`, if `json` is an
+/// object with `apiVersion`, `kind` and a `metadata` object that has no
+/// `resourceVersion`.
+fn resource_version_slot(json: &[u8]) -> Option<Slot> {
+    let top = members(json, skip_ws(json, 0))?;
+    let has = |members: &[Member<'_>], key: &[u8]| members.iter().any(|m| m.key == key);
+    if !has(&top, b"apiVersion") || !has(&top, b"kind") {
+        return None;
+    }
+    let meta = top.iter().find(|m| m.key == b"metadata")?;
+    let fields = members(json, meta.value)?;
+    if has(&fields, b"resourceVersion") {
+        return None;
+    }
+    Some(Slot {
+        offset: meta.value + 1,
+        empty: fields.is_empty(),
+    })
+}
+
+/// One member of a JSON object: its key as written (escapes not undone) and
+/// where its value starts.
+struct Member<'a> {
+    key: &'a [u8],
+    value: usize,
+}
+
+/// The members of the JSON object starting at `open`, or `None` if there is
+/// no well-formed object there.
+fn members(json: &[u8], open: usize) -> Option<Vec<Member<'_>>> {
+    if json.get(open) != Some(&b'{') {
+        return None;
+    }
+    let mut out = Vec::new();
+    let mut i = skip_ws(json, open + 1);
+    if json.get(i) == Some(&b'}') {
+        return Some(out);
+    }
+    loop {
+        let key_end = string_end(json, i)?;
+        let colon = skip_ws(json, key_end);
+        if json.get(colon) != Some(&b':') {
+            return None;
+        }
+        let value = skip_ws(json, colon + 1);
+        out.push(Member {
+            key: &json[i + 1..key_end - 1],
+            value,
+        });
+        i = skip_ws(json, value_end(json, value)?);
+        match json.get(i)? {
+            b',' => i = skip_ws(json, i + 1),
+            b'}' => return Some(out),
+            _ => return None,
+        }
+    }
+}
+
+fn skip_ws(json: &[u8], mut i: usize) -> usize {
+    while json.get(i).is_some_and(|b| b.is_ascii_whitespace()) {
+        i += 1;
+    }
+    i
+}
+
+/// The index just past the string starting at `i` (its closing quote).
+fn string_end(json: &[u8], i: usize) -> Option<usize> {
+    if json.get(i) != Some(&b'"') {
+        return None;
+    }
+    let mut j = i + 1;
+    loop {
+        match json.get(j)? {
+            b'"' => return Some(j + 1),
+            b'\\' => j += 2,
+            _ => j += 1,
+        }
+    }
+}
+
+/// The index just past the JSON value starting at `i`.
+fn value_end(json: &[u8], i: usize) -> Option<usize> {
+    match json.get(i)? {
+        b'"' => string_end(json, i),
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            let mut j = i;
+            loop {
+                match json.get(j)? {
+                    b'"' => {
+                        j = string_end(json, j)?;
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some(j + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                j += 1;
+            }
+        }
+        _ => {
+            let mut j = i;
+            while json
+                .get(j)
+                .is_some_and(|b| !matches!(b, b',' | b'}' | b']') && !b.is_ascii_whitespace())
+            {
+                j += 1;
+            }
+            (j > i).then_some(j)
+        }
+    }
+}
+
 /// The labels of an archived envelope, for selectors.
 struct ArchivedLabels<'a>(&'a ArchivedEnvelope);
 
@@ -433,6 +588,53 @@ mod tests {
         shifted.extend_from_slice(&bytes);
         assert_eq!(decode(&shifted[1..], 42).map(|_| ()), Ok(()));
         assert!(decode(b"not an envelope", 1).is_err());
+    }
+
+    /// The JSON spliced from the stored bytes is the JSON of the decoded
+    /// object (type meta, resourceVersion and all), including when strings
+    /// hold quotes, braces and the word metadata. JSON the splice cannot
+    /// place a resourceVersion in safely is left to the decoding path.
+    #[test]
+    fn json_spliced_from_the_archive_equals_the_decoded_objects_json() {
+        let mut tricky = pod("n1", "Running", "web");
+        tricky.metadata_mut().annotations.insert(
+            "note".into(),
+            r#"a "quoted" {"metadata":{}} [x] \ end"#.into(),
+        );
+        let cm: Object = serde_json::from_value(serde_json::json!({
+            "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"},
+            "data": {"metadata": "{\"resourceVersion\":\"1\"}"}
+        }))
+        .expect("a config map");
+        for o in [pod("n1", "Running", "web"), tricky, cm] {
+            let bytes = stored(&o);
+            let aligned = Aligned::new(&bytes);
+            let env = aligned.envelope().expect("archived");
+            assert!(resource_version_slot(env.json.as_slice()).is_some());
+            let spliced = json_archived(env, 42).expect("json");
+            let decoded = object_json_bytes(decode(&bytes, 42).expect("decodes")).expect("json");
+            let as_value = |b: &[u8]| serde_json::from_slice::<Value>(b).expect("valid JSON");
+            assert_eq!(as_value(&spliced), as_value(&decoded), "{o:?}");
+        }
+        let untyped = br#"{"metadata":{"name":"p"},"spec":{}}"#;
+        assert_eq!(resource_version_slot(untyped), None);
+        assert_eq!(
+            resource_version_slot(br#"{"apiVersion":"v1","kind":"Pod","metadata":{ }}"#),
+            Some(Slot {
+                offset: 44,
+                empty: true
+            })
+        );
+        assert_eq!(
+            resource_version_slot(
+                br#"{"apiVersion":"v1","kind":"P","metadata":{"resourceVersion":"1"}}"#
+            ),
+            None
+        );
+        assert_eq!(
+            resource_version_slot(br#"{"apiVersion":"v1","kind":"P","metadata":{"#),
+            None
+        );
     }
 
     /// Unknown fields and bad syntax are refused with Kubernetes' words.

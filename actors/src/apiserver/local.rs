@@ -7,7 +7,7 @@ use futures::future::BoxFuture;
 use futures::FutureExt;
 
 use super::client::{
-    ApiClient, DeleteOptions, DeleteOutcome, GetOptions, ListOptions, ObjectList, Patch,
+    ApiClient, DeleteOptions, DeleteOutcome, GetOptions, JsonList, ListOptions, ObjectList, Patch,
     PatchOptions, WatchOptions, WatchStream, WriteOptions,
 };
 use super::error::ApiResult;
@@ -51,6 +51,15 @@ impl ApiClient for LocalApiClient {
         opts: ListOptions,
     ) -> BoxFuture<'a, ApiResult<ObjectList>> {
         async move { self.storage.list(resource, namespace, &opts).await }.boxed()
+    }
+
+    fn list_json<'a>(
+        &'a self,
+        resource: &'static ResourceInfo,
+        namespace: &'a str,
+        opts: ListOptions,
+    ) -> BoxFuture<'a, ApiResult<JsonList>> {
+        async move { self.storage.list_json(resource, namespace, &opts).await }.boxed()
     }
 
     fn watch<'a>(

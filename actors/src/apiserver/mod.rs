@@ -22,9 +22,9 @@ pub mod rest;
 pub mod storage;
 
 pub use client::{
-    retry_on_conflict, ApiClient, DeleteOptions, DeleteOutcome, GetOptions, ListOptions,
-    ObjectList, Patch, PatchOptions, Preconditions, PropagationPolicy, Subresource, WatchEvent,
-    WatchOptions, WatchStream, WriteOptions,
+    retry_on_conflict, ApiClient, DeleteOptions, DeleteOutcome, GetOptions, JsonList, ListOptions,
+    ListPage, ObjectList, Patch, PatchOptions, Preconditions, PropagationPolicy, Subresource,
+    WatchEvent, WatchOptions, WatchStream, WriteOptions,
 };
 pub use error::{ApiError, ApiResult};
 pub use kv::Kv;

@@ -40,8 +40,9 @@ use rand::Rng;
 use serde_json::Value;
 
 use super::client::{
-    DeleteOptions, DeleteOutcome, GetOptions, ListOptions, ObjectList, Patch, PatchOptions,
-    PropagationPolicy, Subresource, WatchEvent, WatchOptions, WatchStream, WriteOptions,
+    DeleteOptions, DeleteOutcome, GetOptions, JsonList, ListOptions, ListPage, ObjectList, Patch,
+    PatchOptions, PropagationPolicy, Subresource, WatchEvent, WatchOptions, WatchStream,
+    WriteOptions,
 };
 use super::envelope::{self, envelope_of, Aligned, Selection};
 use super::error::{ApiError, ApiResult, MODIFIED_MESSAGE};
@@ -177,25 +178,39 @@ fn spec_part(v: &Value) -> Value {
 }
 
 /// The continue token of a list page: Kubernetes' shape
-/// (`{"v":"meta.k8s.io/v1","rv":N,"start":"key"}`, base64).
+/// (`{"v":"meta.k8s.io/v1","rv":N,"start":"key"}`, base64), plus how many keys
+/// of the range remain from `start` at `rv`, so that a continued page need not
+/// count the collection again (tokens without it are still accepted).
 #[derive(serde::Serialize, serde::Deserialize)]
 struct ContinueToken {
     v: String,
     rv: u64,
     start: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    remaining: Option<u64>,
 }
 
-fn encode_continue(rv: u64, start: &[u8]) -> String {
+/// Where a list continues: the revision it reads at, the first key, and (if
+/// known) how many keys of the range remain from there.
+#[derive(Debug, PartialEq)]
+struct Continue {
+    rv: u64,
+    start: Vec<u8>,
+    remaining: Option<u64>,
+}
+
+fn encode_continue(c: &Continue) -> String {
     let token = ContinueToken {
         v: "meta.k8s.io/v1".into(),
-        rv,
-        start: String::from_utf8_lossy(start).into_owned(),
+        rv: c.rv,
+        start: String::from_utf8_lossy(&c.start).into_owned(),
+        remaining: c.remaining,
     };
     let json = serde_json::to_vec(&token).unwrap_or_default();
     base64::engine::general_purpose::STANDARD.encode(json)
 }
 
-fn decode_continue(token: &str, prefix: &str) -> ApiResult<(u64, Vec<u8>)> {
+fn decode_continue(token: &str, prefix: &str) -> ApiResult<Continue> {
     let bad = || ApiError::bad_request(format!("continue key is not valid: {token}"));
     let raw = base64::engine::general_purpose::STANDARD
         .decode(token)
@@ -204,7 +219,11 @@ fn decode_continue(token: &str, prefix: &str) -> ApiResult<(u64, Vec<u8>)> {
     if t.v != "meta.k8s.io/v1" || !t.start.starts_with(prefix) {
         return Err(bad());
     }
-    Ok((t.rv, t.start.into_bytes()))
+    Ok(Continue {
+        rv: t.rv,
+        start: t.start.into_bytes(),
+        remaining: t.remaining,
+    })
 }
 
 fn delete_txn_if(key: &[u8], expected: Revision) -> TxnRequest {
@@ -346,25 +365,66 @@ impl Storage {
         namespace: &str,
         opts: &ListOptions,
     ) -> ApiResult<ObjectList> {
+        self.list_as(info, namespace, opts, envelope::decode_archived)
+            .await
+    }
+
+    /// Lists objects as the JSON a client receives (each with its
+    /// resourceVersion), copied from the stored bytes rather than decoded and
+    /// encoded again: what the REST edge sends for a list.
+    pub async fn list_json(
+        &self,
+        info: &'static ResourceInfo,
+        namespace: &str,
+        opts: &ListOptions,
+    ) -> ApiResult<JsonList> {
+        self.list_as(info, namespace, opts, envelope::json_archived)
+            .await
+    }
+
+    /// Lists objects, making each item with `item` from its archived envelope
+    /// and resourceVersion.
+    ///
+    /// A page costs its own size, not the collection's: the store counts the
+    /// range (for `remainingItemCount`) only on a first page cut by a limit,
+    /// and the continue token carries the count on from there.
+    async fn list_as<T>(
+        &self,
+        info: &'static ResourceInfo,
+        namespace: &str,
+        opts: &ListOptions,
+        item: impl Fn(&envelope::ArchivedEnvelope, u64) -> ApiResult<T>,
+    ) -> ApiResult<ListPage<T>> {
         let selection = Selection::parse(info, &opts.label_selector, &opts.field_selector)?;
         let prefix = info.key_prefix((!namespace.is_empty()).then_some(namespace));
         let end = prefix_end(prefix.as_bytes());
-        let (mut start, mut revision, consistency) = if !opts.continue_.is_empty() {
-            let (rv, start) = decode_continue(&opts.continue_, &prefix)?;
-            (start, Some(Revision(rv)), Consistency::Linearizable)
+        let (mut start, mut revision, consistency, mut remaining) = if !opts.continue_.is_empty() {
+            let c = decode_continue(&opts.continue_, &prefix)?;
+            (
+                c.start,
+                Some(Revision(c.rv)),
+                Consistency::Linearizable,
+                c.remaining,
+            )
         } else {
+            let start = prefix.clone().into_bytes();
             match opts.resource_version.as_str() {
-                "" => (prefix.clone().into_bytes(), None, Consistency::Linearizable),
-                "0" => (prefix.clone().into_bytes(), None, Consistency::Serializable),
+                "" => (start, None, Consistency::Linearizable, None),
+                "0" => (start, None, Consistency::Serializable, None),
                 rv => (
-                    prefix.clone().into_bytes(),
+                    start,
                     Some(Revision(parse_rv(rv)?)),
                     Consistency::Linearizable,
+                    None,
                 ),
             }
         };
         let limit = opts.limit;
-        let mut out = ObjectList::default();
+        // Kubernetes reports remainingItemCount only for unselective pages cut
+        // by a limit; nothing else needs the range counted.
+        let counts = limit > 0 && selection.is_everything();
+        remaining = remaining.filter(|_| counts);
+        let mut out = ListPage::default();
         loop {
             let want = if limit == 0 {
                 0
@@ -382,32 +442,36 @@ impl Storage {
                         },
                         revision,
                         limit: want,
+                        skip_count: !counts || remaining.is_some(),
                         ..RangeRequest::default()
                     },
                     consistency,
                 )
                 .await?;
+            if counts && remaining.is_none() {
+                remaining = Some(resp.count);
+            }
             let read_at = revision.unwrap_or(resp.revision);
             revision = Some(read_at);
             out.resource_version = read_at.0.to_string();
             let n = resp.kvs.len();
             for (i, kv) in resp.kvs.iter().enumerate() {
+                remaining = remaining.map(|r| r.saturating_sub(1));
                 let aligned = Aligned::new(&kv.value);
                 let env = aligned.envelope()?;
                 if selection.matches(env) {
-                    out.items
-                        .push(envelope::decode_archived(env, kv.mod_revision.0)?);
+                    out.items.push(item(env, kv.mod_revision.0)?);
                 }
                 if limit > 0 && out.items.len() as u64 == limit {
-                    let rest_here = n - i - 1;
-                    if rest_here > 0 || resp.more {
+                    if i + 1 < n || resp.more {
                         let mut next = kv.key.clone();
                         next.push(0);
-                        out.continue_ = encode_continue(read_at.0, &next);
-                        if selection.is_everything() {
-                            let remaining = resp.count.saturating_sub(i as u64 + 1);
-                            out.remaining_item_count = i64::try_from(remaining).ok();
-                        }
+                        out.continue_ = encode_continue(&Continue {
+                            rv: read_at.0,
+                            start: next,
+                            remaining,
+                        });
+                        out.remaining_item_count = remaining.and_then(|r| i64::try_from(r).ok());
                     }
                     return Ok(out);
                 }
@@ -1183,5 +1247,35 @@ impl WatchState {
                 })
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A continue token carries the remaining count on, and a token without
+    /// one (Kubernetes' own shape, or an older Hive's) is still accepted, with
+    /// the count left to be read again.
+    #[test]
+    fn continue_tokens_carry_the_remaining_count_and_accept_tokens_without_it() {
+        let c = Continue {
+            rv: 7,
+            start: b"/registry/pods/a/b\0".to_vec(),
+            remaining: Some(99),
+        };
+        let token = encode_continue(&c);
+        assert_eq!(decode_continue(&token, "/registry/pods/").ok(), Some(c));
+        let plain = base64::engine::general_purpose::STANDARD
+            .encode(br#"{"v":"meta.k8s.io/v1","rv":7,"start":"/registry/pods/a"}"#);
+        assert_eq!(
+            decode_continue(&plain, "/registry/pods/").ok(),
+            Some(Continue {
+                rv: 7,
+                start: b"/registry/pods/a".to_vec(),
+                remaining: None,
+            })
+        );
+        assert!(decode_continue(&token, "/registry/secrets/").is_err());
     }
 }

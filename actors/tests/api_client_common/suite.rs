@@ -222,7 +222,10 @@ pub async fn crud_watch_and_conflicts(c: &dyn ApiClient) {
         .await
         .expect("field selector across namespaces");
     assert_eq!(by_name.items.len(), 1);
+    // Pages of 2: each says how many follow, and the JSON form of each page is
+    // the same page.
     let mut pages = Vec::new();
+    let mut remaining = Vec::new();
     let mut opts = ListOptions {
         limit: 2,
         ..Default::default()
@@ -232,20 +235,48 @@ pub async fn crud_watch_and_conflicts(c: &dyn ApiClient) {
             .list(&CONFIG_MAP, "shop", opts.clone())
             .await
             .expect("page");
+        let json = c
+            .list_json(&CONFIG_MAP, "shop", opts.clone())
+            .await
+            .expect("page as JSON");
+        assert_eq!(
+            (
+                &json.resource_version,
+                &json.continue_,
+                json.remaining_item_count
+            ),
+            (
+                &page.resource_version,
+                &page.continue_,
+                page.remaining_item_count
+            )
+        );
+        let as_json = |o: &Object| {
+            let mut o = o.clone();
+            o.set_type_meta();
+            o.to_json_value().expect("json")
+        };
+        let parsed: Vec<serde_json::Value> = json
+            .items
+            .iter()
+            .map(|b| serde_json::from_slice(b).expect("valid JSON"))
+            .collect();
+        assert_eq!(parsed, page.items.iter().map(as_json).collect::<Vec<_>>());
         pages.push(
             page.items
                 .iter()
                 .map(|o| o.metadata().name.clone())
                 .collect::<Vec<_>>(),
         );
+        remaining.push(page.remaining_item_count);
         if page.continue_.is_empty() {
             break;
         }
-        assert!(page.remaining_item_count.is_some());
         opts.continue_ = page.continue_;
     }
     let all: Vec<String> = pages.concat();
     assert_eq!(pages.len(), 3, "{pages:?}");
+    assert_eq!(remaining, [Some(4), Some(2), None]);
     assert_eq!(all.len(), 6, "p0..p4 and the generated one: {all:?}");
     let e = c
         .list(

@@ -27,8 +27,8 @@ use crate::api::object::ResourceInfo;
 use crate::api::{convert, protobuf};
 use crate::api::{Object, Scale, Time};
 use crate::apiserver::{
-    DeleteOptions, GetOptions, ListOptions, Patch, PatchOptions, PropagationPolicy, Subresource,
-    WriteOptions,
+    DeleteOptions, GetOptions, JsonList, ListOptions, Patch, PatchOptions, PropagationPolicy,
+    Subresource, WriteOptions,
 };
 
 /// How often a strategic merge patch is retried when the object changes under it.
@@ -329,6 +329,16 @@ pub fn list_json(
     continue_token: &str,
     remaining: Option<i64>,
 ) -> Value {
+    json!({
+        "kind": format!("{}List", info.kind),
+        "apiVersion": info.api_version(),
+        "metadata": list_metadata(resource_version, continue_token, remaining),
+        "items": items,
+    })
+}
+
+/// A list's `metadata`.
+fn list_metadata(resource_version: &str, continue_token: &str, remaining: Option<i64>) -> Value {
     let mut metadata = json!({ "resourceVersion": resource_version });
     if !continue_token.is_empty() {
         metadata["continue"] = json!(continue_token);
@@ -336,12 +346,31 @@ pub fn list_json(
     if let Some(n) = remaining {
         metadata["remainingItemCount"] = json!(n);
     }
-    json!({
+    metadata
+}
+
+/// The `<Kind>List` body of a page whose items are JSON already: the items'
+/// bytes are copied into the list, not parsed.
+fn list_body(info: &ResourceInfo, page: &JsonList) -> Vec<u8> {
+    let head = json!({
         "kind": format!("{}List", info.kind),
         "apiVersion": info.api_version(),
-        "metadata": metadata,
-        "items": items,
+        "metadata": list_metadata(&page.resource_version, &page.continue_, page.remaining_item_count),
     })
+    .to_string();
+    let items: usize = page.items.iter().map(|i| i.len() + 1).sum();
+    let mut body = Vec::with_capacity(head.len() + items + 16);
+    // `head` is a JSON object: reopen it to append the items.
+    body.extend_from_slice(&head.as_bytes()[..head.len() - 1]);
+    body.extend_from_slice(b",\"items\":[");
+    for (i, item) in page.items.iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(item);
+    }
+    body.extend_from_slice(b"]}");
+    body
 }
 
 async fn list(
@@ -351,16 +380,23 @@ async fn list(
     query: &Query,
 ) -> Result<HttpResponse, RestError> {
     let include = include_object(query)?;
-    let page = state
-        .client
-        .list(target.info, namespace(target), list_options(query)?)
-        .await?;
+    let namespace = namespace(target);
+    let opts = list_options(query)?;
+    let table = wants_table(req);
+    if !table && !convert::converts(target.served) {
+        // The stored JSON is what the client gets: copy it, do not decode it.
+        let page = state.client.list_json(target.info, namespace, opts).await?;
+        return Ok(HttpResponse::Ok()
+            .insert_header(ContentType::json())
+            .body(list_body(target.served, &page)));
+    }
+    let page = state.client.list(target.info, namespace, opts).await?;
     let items = page
         .items
         .iter()
         .map(object_json)
         .collect::<Result<Vec<_>, _>>()?;
-    if wants_table(req) {
+    if table {
         let t = table::table(
             target.info,
             &items,
@@ -1106,6 +1142,34 @@ async fn delete_collection(
 mod tests {
     use super::*;
     use crate::api::object::{CONFIG_MAP, NAMESPACE};
+
+    /// A list body spliced from items that are JSON already is the same
+    /// document as the list built from parsed items, with and without a
+    /// continue token, remaining count and items.
+    #[test]
+    fn a_list_of_json_items_is_the_same_document_as_a_list_of_values() {
+        let items = vec![
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}}),
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "b"}}),
+        ];
+        for (items, continue_, remaining) in [
+            (items.clone(), "token", Some(3)),
+            (items, "", None),
+            (Vec::new(), "", None),
+        ] {
+            let page = JsonList {
+                resource_version: "12".into(),
+                continue_: continue_.into(),
+                remaining_item_count: remaining,
+                items: items.iter().map(|v| v.to_string().into_bytes()).collect(),
+            };
+            let body: Value = serde_json::from_slice(&list_body(&CONFIG_MAP, &page)).expect("JSON");
+            assert_eq!(
+                body,
+                list_json(&CONFIG_MAP, items, "12", continue_, remaining)
+            );
+        }
+    }
 
     /// Query parameters parse, with 400 for malformed integers and dry-run values.
     #[test]
