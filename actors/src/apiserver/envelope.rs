@@ -360,10 +360,11 @@ fn string_end(json: &[u8], i: usize) -> Option<usize> {
     }
     let mut j = i + 1;
     loop {
-        match json.get(j)? {
+        // Strings are most of an object's bytes: jump to the next quote or escape.
+        j += memchr::memchr2(b'"', b'\\', json.get(j..)?)?;
+        match json[j] {
             b'"' => return Some(j + 1),
-            b'\\' => j += 2,
-            _ => j += 1,
+            _ => j += 2,
         }
     }
 }
