@@ -210,7 +210,10 @@ async fn storm(args: &Args) -> anyhow::Result<RelistBench> {
     let throttled0 = client.throttled();
 
     let start = Instant::now();
-    let (watching_tx, mut watching_rx) = tokio::sync::mpsc::channel::<f64>(args.clients);
+    // Each client says when it watches, or why it failed before it could: a failed
+    // client ends the storm with its error instead of leaving the others waiting.
+    let (watching_tx, mut watching_rx) =
+        tokio::sync::mpsc::channel::<anyhow::Result<f64>>(args.clients);
     let (marker_tx, marker_rx) = tokio::sync::watch::channel(None::<Instant>);
     let tasks: Vec<_> = (0..args.clients)
         .map(|_| {
@@ -218,7 +221,14 @@ async fn storm(args: &Args) -> anyhow::Result<RelistBench> {
             let (watching_tx, marker_rx) = (watching_tx.clone(), marker_rx.clone());
             let page_size = args.page_size;
             tokio::spawn(async move {
-                list_then_watch(&client, page_size, start, watching_tx, marker_rx).await
+                let outcome =
+                    list_then_watch(&client, page_size, start, &watching_tx, marker_rx).await;
+                if let Err(e) = &outcome {
+                    let _ = watching_tx
+                        .send(Err(anyhow!("a storm client: {e:#}")))
+                        .await;
+                }
+                outcome
             })
         })
         .collect();
@@ -230,7 +240,7 @@ async fn storm(args: &Args) -> anyhow::Result<RelistBench> {
             let listed = watching_rx
                 .recv()
                 .await
-                .ok_or_else(|| anyhow!("a client ended before it watched"))?;
+                .ok_or_else(|| anyhow!("a client ended before it watched"))??;
             list_phase = list_phase.max(listed);
         }
         let patch = format!(r#"{{"metadata":{{"annotations":{{"{MARKER}":"1"}}}}}}"#);
@@ -354,7 +364,7 @@ async fn list_then_watch(
     client: &RestClient,
     page_size: usize,
     start: Instant,
-    watching: tokio::sync::mpsc::Sender<f64>,
+    watching: &tokio::sync::mpsc::Sender<anyhow::Result<f64>>,
     mut marker: tokio::sync::watch::Receiver<Option<Instant>>,
 ) -> anyhow::Result<(ClientResult, Instant)> {
     let mut conn = client.connect().await?;
@@ -400,7 +410,7 @@ async fn list_then_watch(
     }
     let listed_at = start.elapsed().as_secs_f64();
     watching
-        .send(listed_at)
+        .send(Ok(listed_at))
         .await
         .map_err(|_| anyhow!("the storm was given up"))?;
     let mut body = resp.into_body();
