@@ -44,6 +44,12 @@ struct Counters {
     bytes_received: AtomicU64,
 }
 
+/// The kernel buffer asked for each way. The default (~208 KiB) overflows when a member
+/// takes a burst of handshakes from hundreds of clients at once (each client's Initial
+/// flight with its certificate is several KiB): the kernel drops datagrams and QUIC then
+/// waits out its loss timers, long enough for connects to time out on a loaded machine.
+const SOCKET_BUFFER_BYTES: usize = 4 << 20;
+
 /// A tokio UDP socket that quinn can drive.
 pub struct HiveUdpSocket {
     io: tokio::net::UdpSocket,
@@ -69,6 +75,14 @@ impl HiveUdpSocket {
     /// Wraps an already bound socket; must be called inside a tokio runtime.
     pub fn from_std(socket: std::net::UdpSocket) -> io::Result<Arc<Self>> {
         let state = UdpSocketState::new((&socket).into())?;
+        // Best effort: the kernel caps the sizes (net.core.rmem_max / wmem_max) and a
+        // smaller buffer still works, only with more loss under bursts.
+        if let Err(error) = state.set_recv_buffer_size((&socket).into(), SOCKET_BUFFER_BYTES) {
+            tracing::debug!(%error, "could not enlarge the UDP receive buffer");
+        }
+        if let Err(error) = state.set_send_buffer_size((&socket).into(), SOCKET_BUFFER_BYTES) {
+            tracing::debug!(%error, "could not enlarge the UDP send buffer");
+        }
         socket.set_nonblocking(true)?;
         Ok(Arc::new(HiveUdpSocket {
             io: tokio::net::UdpSocket::from_std(socket)?,
@@ -187,5 +201,31 @@ impl AsyncUdpSocket for HiveUdpSocket {
 
     fn max_receive_segments(&self) -> usize {
         self.state.gro_segments()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A socket's receive buffer is as large as the kernel allows up to
+    /// `SOCKET_BUFFER_BYTES`, not the kernel's small default: bursts of handshakes from
+    /// many clients must not be dropped by the kernel.
+    #[tokio::test]
+    async fn a_socket_asks_the_kernel_for_large_buffers() {
+        let socket = HiveUdpSocket::bind("127.0.0.1:0".parse().expect("addr")).expect("bind");
+        let cap = std::fs::read_to_string("/proc/sys/net/core/rmem_max")
+            .ok()
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .unwrap_or(0);
+        let got = socket
+            .state
+            .recv_buffer_size((&socket.io).into())
+            .expect("the receive buffer size");
+        // Linux reports twice what was set (it counts its bookkeeping too).
+        assert!(
+            got >= SOCKET_BUFFER_BYTES.min(cap),
+            "{got} < min(4 MiB, {cap})"
+        );
     }
 }
