@@ -1542,11 +1542,6 @@ fn kubectl_create_subcommands_send_protobuf_bodies() {
         "kubectl no longer sends protobuf; this test would prove nothing: {stderr}"
     );
 
-    let created = |args: &[&str], expected: &str| {
-        let mut all = vec!["create", "-n", "pb"];
-        all.extend_from_slice(args);
-        assert_eq!(s.kubectl(&all).trim(), expected, "kubectl {all:?}");
-    };
     let get = |kind: &str, name: &str, jsonpath: &str| {
         s.kubectl(&[
             "get",
@@ -1558,127 +1553,93 @@ fn kubectl_create_subcommands_send_protobuf_bodies() {
             &format!("jsonpath={jsonpath}"),
         ])
     };
-
-    created(
-        &[
-            "deployment",
-            "web",
-            "--image=nginx:1.27",
-            "--replicas=0",
-            "--port=8080",
-        ],
-        "deployment.apps/web created",
-    );
-    assert_eq!(
-        get(
-            "deploy",
-            "web",
-            "{.spec.replicas}|{.spec.template.spec.containers[0].image}|{.spec.template.spec.containers[0].ports[0].containerPort}|{.metadata.labels.app}|{.metadata.generation}|{.spec.strategy.rollingUpdate.maxSurge}"
-        ),
-        "0|nginx:1.27|8080|web|1|25%"
-    );
+    // Each step: the create arguments, kubectl's answer, then (kind, name, jsonpath,
+    // what it shows). In order: a later step uses an earlier object.
+    struct Step {
+        args: &'static [&'static str],
+        answer: &'static str,
+        check: Option<(&'static str, &'static str, &'static str, &'static str)>,
+    }
+    let steps = [
+        Step {
+            args: &["deployment", "web", "--image=nginx:1.27", "--replicas=0", "--port=8080"],
+            answer: "deployment.apps/web created",
+            check: Some(("deploy", "web", "{.spec.replicas}|{.spec.template.spec.containers[0].image}|{.spec.template.spec.containers[0].ports[0].containerPort}|{.metadata.labels.app}|{.metadata.generation}|{.spec.strategy.rollingUpdate.maxSurge}", "0|nginx:1.27|8080|web|1|25%")),
+        },
+        Step {
+            args: &["configmap", "cfg", "--from-literal=a=1", "--from-literal=b=two"],
+            answer: "configmap/cfg created",
+            check: Some(("cm", "cfg", "{.data.a}|{.data.b}", "1|two")),
+        },
+        Step {
+            args: &["secret", "generic", "s", "--from-literal=pw=hunter2"],
+            answer: "secret/s created",
+            check: Some(("secret", "s", "{.type}|{.data.pw}", "Opaque|aHVudGVyMg==")),
+        },
+        Step {
+            args: &["service", "nodeport", "np", "--tcp=80:8080"],
+            answer: "service/np created",
+            check: Some(("svc", "np", "{.spec.type}|{.spec.ports[0].port}|{.spec.ports[0].targetPort}|{.spec.selector.app}", "NodePort|80|8080|np")),
+        },
+        Step {
+            args: &["cronjob", "cj", "--image=busybox", "--schedule=*/5 * * * *", "--", "date"],
+            answer: "cronjob.batch/cj created",
+            check: Some(("cronjob", "cj", "{.spec.schedule}|{.spec.jobTemplate.spec.template.spec.containers[0].command[0]}", "*/5 * * * *|date")),
+        },
+        Step {
+            args: &["job", "once", "--from=cronjob/cj"],
+            answer: "job.batch/once created",
+            check: Some(("job", "once", "{.metadata.ownerReferences[0].kind}|{.metadata.ownerReferences[0].name}|{.metadata.annotations.cronjob\\.kubernetes\\.io/instantiate}", "CronJob|cj|manual")),
+        },
+        Step {
+            args: &["ingress", "ing", "--rule=foo.com/bar=np:80"],
+            answer: "ingress.networking.k8s.io/ing created",
+            check: Some(("ingress", "ing", "{.spec.rules[0].host}|{.spec.rules[0].http.paths[0].path}|{.spec.rules[0].http.paths[0].pathType}|{.spec.rules[0].http.paths[0].backend.service.port.number}", "foo.com|/bar|Exact|80")),
+        },
+        Step { args: &["serviceaccount", "sa"], answer: "serviceaccount/sa created", check: None },
+        Step {
+            args: &["role", "reader", "--verb=get,list", "--resource=pods"],
+            answer: "role.rbac.authorization.k8s.io/reader created",
+            check: Some(("role", "reader", "{.rules[0].verbs}", r#"["get","list"]"#)),
+        },
+        Step {
+            args: &["rolebinding", "rb", "--role=reader", "--serviceaccount=pb:sa"],
+            answer: "rolebinding.rbac.authorization.k8s.io/rb created",
+            check: Some(("rolebinding", "rb", "{.roleRef.name}|{.subjects[0].kind}|{.subjects[0].name}", "reader|ServiceAccount|sa")),
+        },
+    ];
+    for Step {
+        args,
+        answer,
+        check,
+    } in steps
+    {
+        let mut all = vec!["create", "-n", "pb"];
+        all.extend_from_slice(args);
+        assert_eq!(s.kubectl(&all).trim(), answer, "kubectl {all:?}");
+        if let Some((kind, name, jsonpath, shown)) = check {
+            assert_eq!(get(kind, name, jsonpath), shown, "{kind}/{name}");
+        }
+    }
     // Go's marshaller sends the template's zero generation; Kubernetes' JSON leaves
     // it out and so does Hive.
     let template: serde_json::Value =
         serde_json::from_str(&get("deploy", "web", "{.spec.template.metadata}")).expect("JSON");
     assert_eq!(template, serde_json::json!({"labels": {"app": "web"}}));
 
-    created(
-        &[
-            "configmap",
-            "cfg",
-            "--from-literal=a=1",
-            "--from-literal=b=two",
-        ],
-        "configmap/cfg created",
-    );
-    assert_eq!(get("cm", "cfg", "{.data.a}|{.data.b}"), "1|two");
-    created(
-        &["secret", "generic", "s", "--from-literal=pw=hunter2"],
-        "secret/s created",
-    );
-    assert_eq!(
-        get("secret", "s", "{.type}|{.data.pw}"),
-        "Opaque|aHVudGVyMg=="
-    );
-    created(
-        &["service", "nodeport", "np", "--tcp=80:8080"],
-        "service/np created",
-    );
-    assert_eq!(
-        get(
-            "svc",
-            "np",
-            "{.spec.type}|{.spec.ports[0].port}|{.spec.ports[0].targetPort}|{.spec.selector.app}"
-        ),
-        "NodePort|80|8080|np"
-    );
-    created(
-        &[
-            "cronjob",
-            "cj",
-            "--image=busybox",
-            "--schedule=*/5 * * * *",
-            "--",
-            "date",
-        ],
-        "cronjob.batch/cj created",
-    );
-    assert_eq!(
-        get(
-            "cronjob",
-            "cj",
-            "{.spec.schedule}|{.spec.jobTemplate.spec.template.spec.containers[0].command[0]}"
-        ),
-        "*/5 * * * *|date"
-    );
-    created(
-        &["job", "once", "--from=cronjob/cj"],
-        "job.batch/once created",
-    );
-    assert_eq!(
-        get("job", "once", "{.metadata.ownerReferences[0].kind}|{.metadata.ownerReferences[0].name}|{.metadata.annotations.cronjob\\.kubernetes\\.io/instantiate}"),
-        "CronJob|cj|manual"
-    );
-    created(
-        &["ingress", "ing", "--rule=foo.com/bar=np:80"],
-        "ingress.networking.k8s.io/ing created",
-    );
-    assert_eq!(
-        get("ingress", "ing", "{.spec.rules[0].host}|{.spec.rules[0].http.paths[0].path}|{.spec.rules[0].http.paths[0].pathType}|{.spec.rules[0].http.paths[0].backend.service.port.number}"),
-        "foo.com|/bar|Exact|80"
-    );
-    created(&["serviceaccount", "sa"], "serviceaccount/sa created");
-    created(
-        &["role", "reader", "--verb=get,list", "--resource=pods"],
-        "role.rbac.authorization.k8s.io/reader created",
-    );
-    created(
-        &[
-            "rolebinding",
-            "rb",
-            "--role=reader",
-            "--serviceaccount=pb:sa",
-        ],
-        "rolebinding.rbac.authorization.k8s.io/rb created",
-    );
-    assert_eq!(
-        get("role", "reader", "{.rules[0].verbs}"),
-        r#"["get","list"]"#
-    );
-    assert_eq!(
-        get(
-            "rolebinding",
-            "rb",
-            "{.roleRef.name}|{.subjects[0].kind}|{.subjects[0].name}"
-        ),
-        "reader|ServiceAccount|sa"
-    );
-
     // A server-side dry run decodes, validates and stores nothing.
-    created(
-        &["configmap", "dry", "--from-literal=x=y", "--dry-run=server"],
-        "configmap/dry created (server dry run)",
+    let dry = [
+        "create",
+        "-n",
+        "pb",
+        "configmap",
+        "dry",
+        "--from-literal=x=y",
+        "--dry-run=server",
+    ];
+    assert_eq!(
+        s.kubectl(&dry).trim(),
+        "configmap/dry created (server dry run)"
     );
     assert!(s
         .kubectl_fails(&["get", "cm", "dry", "-n", "pb"])
