@@ -720,6 +720,21 @@ fn bad_requests_get_status_errors_and_the_server_keeps_serving() {
     let (code, _) = s.curl("PUT", &format!("{cms}/c1"), t, json, Some(format!(r#"{{"apiVersion":"v1","kind":"ConfigMap","metadata":{{"name":"c1","resourceVersion":"{rv}"}},"data":{{"a":"2"}}}}"#).as_bytes()));
     assert_eq!(code, 200);
     check(s.curl("PUT", &format!("{cms}/c1"), t, json, Some(format!(r#"{{"apiVersion":"v1","kind":"ConfigMap","metadata":{{"name":"c1","resourceVersion":"{rv}"}},"data":{{"a":"3"}}}}"#).as_bytes())), 409, "Conflict");
+    // A patch naming a resourceVersion makes it a precondition, whichever kind of
+    // patch and whether storage or the edge applies it.
+    let stale = format!(r#"{{"metadata":{{"resourceVersion":"{rv}"}},"data":{{"a":"3"}}}}"#);
+    for (media, query) in [
+        ("application/merge-patch+json", ""),
+        ("application/merge-patch+json", "?fieldManager=tester"),
+        ("application/strategic-merge-patch+json", ""),
+    ] {
+        let path = format!("{cms}/c1{query}");
+        check(
+            s.curl("PATCH", &path, t, media, Some(stale.as_bytes())),
+            409,
+            "Conflict",
+        );
+    }
     check(
         s.curl(
             "POST",

@@ -711,7 +711,7 @@ async fn patch(
         let current = state.client.get_scale(target.info, ns, name).await?;
         let current = serde_json::to_value(&current)
             .map_err(|e| RestError::internal(format!("encoding the scale: {e}")))?;
-        let patched = apply_plain(kind, current, &value)?;
+        let patched = apply_plain(target.info, kind, current, &value)?;
         let mut scale = parse_scale(patched)?;
         // A patch applies to the latest state; no stale-version check.
         scale.metadata.resource_version.clear();
@@ -734,30 +734,18 @@ async fn patch(
                 target.info.api_version()
             )));
         }
-        _ if converts(target) => {
-            let merge = |current: Value| apply_plain(kind, current, &value);
-            read_modify_write(req, state, target, query, subresource, dry_run, merge).await?
-        }
-        PatchKind::Strategic => {
-            let merge = |current: Value| {
-                strategic::apply(&current, &value)
-                    .map_err(|e| RestError::bad_request(e.to_string()))
-            };
-            read_modify_write(req, state, target, query, subresource, dry_run, merge).await?
-        }
         PatchKind::Apply => {
             return server_side_apply(state, target, query, &value, subresource, dry_run).await;
         }
-        PatchKind::Json | PatchKind::Merge
-            if subresource == Subresource::Main && !field_manager(req, query).is_empty() =>
+        _ if kind == PatchKind::Strategic
+            || converts(target)
+            || (subresource == Subresource::Main && !field_manager(req, query).is_empty()) =>
         {
-            let patch = match kind {
-                PatchKind::Json => Patch::Json(value),
-                _ => Patch::Merge(value),
-            };
-            tracked_patch(req, state, target, query, &patch, dry_run).await?
+            let merge = |current: Value| apply_plain(target.info, kind, current, &value);
+            read_modify_write(req, state, target, query, subresource, dry_run, merge).await?
         }
-        PatchKind::Json | PatchKind::Merge => {
+        // A JSON or merge patch with no manager to record: storage applies it.
+        _ => {
             let patch = match kind {
                 PatchKind::Json => Patch::Json(value),
                 _ => Patch::Merge(value),
@@ -777,92 +765,36 @@ async fn patch(
     Ok(json_response(200, &served_json(target, &stored)?))
 }
 
-/// A JSON or merge patch applied here rather than in storage, so that its manager
-/// is recorded ([`track_update`]): read, patch, compare-and-swap update; again when
-/// the object changed in between, unless the patch names the resourceVersion it
-/// expects (then 409, as storage answers it).
-async fn tracked_patch(
-    req: &HttpRequest,
-    state: &RestState,
-    target: &Target,
-    query: &Query,
-    patch: &Patch,
-    dry_run: bool,
-) -> Result<Object, RestError> {
-    let (ns, name) = (namespace(target), name(target));
-    let rv_of = |v: &Value| {
-        v.pointer("/metadata/resourceVersion")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned()
-    };
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let current = state
-            .client
-            .get(target.info, ns, name, GetOptions::default())
-            .await?;
-        let rv = current.metadata().resource_version.clone();
-        let patched = crate::apiserver::patch::apply_patch(
-            target.info,
-            &object_json(&current)?,
-            patch,
-            &PatchOptions::default(),
-            None,
-        )?;
-        let asked = rv_of(&patched);
-        let modified = || {
-            RestError::from(crate::apiserver::ApiError::conflict(
-                target.info,
-                name,
-                "the object has been modified; please apply your changes to the latest version and try again",
-            ))
-        };
-        if !asked.is_empty() && asked != rv {
-            return Err(modified());
-        }
-        let body = match patch {
-            Patch::Json(v) | Patch::Merge(v) | Patch::StrategicMerge(v) | Patch::Apply(v) => v,
-        };
-        let pinned = !asked.is_empty() && rv_of(body) == asked;
-        let (mut object, _) = decode_value_as(target.info, patched, false).map_err(|e| {
-            RestError::bad_request(format!("the patched object does not decode: {e}"))
-        })?;
-        place(target, &mut object)?;
-        track_update(req, query, Some(&current), &mut object)?;
-        object.metadata_mut().resource_version = rv;
-        match state.client.update(object, WriteOptions { dry_run }).await {
-            Err(e) if e.is_conflict() && pinned => return Err(modified()),
-            Err(e) if e.is_conflict() && attempt < PATCH_ATTEMPTS => continue,
-            other => return other.map_err(RestError::from),
-        }
-    }
-}
-
-/// Applies a JSON or merge patch to a plain value (the scale subresource).
-fn apply_plain(kind: PatchKind, mut current: Value, patch: &Value) -> Result<Value, RestError> {
-    match kind {
-        PatchKind::Json => {
-            let ops: json_patch::Patch = serde_json::from_value(patch.clone())
-                .map_err(|e| RestError::bad_request(format!("decoding the JSON patch: {e}")))?;
-            json_patch::patch(&mut current, &ops).map_err(|e| {
-                RestError::bad_request(format!("the JSON patch does not apply: {e}"))
-            })?;
-            Ok(current)
-        }
-        PatchKind::Merge | PatchKind::Apply => {
-            json_patch::merge(&mut current, patch);
-            Ok(current)
-        }
+/// `current` with a patch of `kind` applied, by the same rules storage applies
+/// ([`crate::apiserver::patch::apply_patch`]; strategic merge by [`strategic::apply`]).
+fn apply_plain(
+    info: &'static ResourceInfo,
+    kind: PatchKind,
+    current: Value,
+    patch: &Value,
+) -> Result<Value, RestError> {
+    let patch = match kind {
         PatchKind::Strategic => {
-            strategic::apply(&current, patch).map_err(|e| RestError::bad_request(e.to_string()))
+            return strategic::apply(&current, patch)
+                .map_err(|e| RestError::bad_request(e.to_string()))
         }
-    }
+        PatchKind::Json => Patch::Json(patch.clone()),
+        PatchKind::Merge | PatchKind::Apply => Patch::Merge(patch.clone()),
+    };
+    Ok(crate::apiserver::patch::apply_patch(
+        info,
+        &current,
+        &patch,
+        &PatchOptions::default(),
+        None,
+    )?)
 }
 
-/// Read, merge (on the object as the URL's version shows it), compare-and-swap;
-/// again when the object changed in between.
+/// A patch applied here rather than in storage (strategic merge, a patch at an
+/// alternate version, or one whose manager is recorded by [`track_update`]): read,
+/// merge (on the object as the URL's version shows it), compare-and-swap; again when
+/// the object changed in between. A resourceVersion the patched object names is a
+/// precondition, as in Kubernetes: one other than the version read is 409.
 async fn read_modify_write(
     req: &HttpRequest,
     state: &RestState,
@@ -882,6 +814,17 @@ async fn read_modify_write(
             .await?;
         let rv = current.metadata().resource_version.clone();
         let merged = merge(served_json(target, &current)?)?;
+        let asked = merged
+            .pointer("/metadata/resourceVersion")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        if !asked.is_empty() && asked != rv {
+            return Err(RestError::from(crate::apiserver::ApiError::conflict(
+                target.info,
+                name,
+                "the object has been modified; please apply your changes to the latest version and try again",
+            )));
+        }
         let merged = convert::from_served(target.served, merged);
         let (mut object, _) = decode_value_as(target.info, merged, false).map_err(|e| {
             RestError::bad_request(format!("the patched object does not decode: {e}"))
@@ -890,7 +833,6 @@ async fn read_modify_write(
         if subresource == Subresource::Main {
             track_update(req, query, Some(&current), &mut object)?;
         }
-        // The CAS is on the version just read, whatever the patch said.
         object.metadata_mut().resource_version = rv;
         let opts = WriteOptions { dry_run };
         let result = match subresource {
