@@ -138,6 +138,18 @@ impl Server {
         String::from_utf8_lossy(&out.stderr).into_owned()
     }
 
+    /// `kubectl get <what> -n <ns> -o jsonpath=<path>` (`what` as kubectl takes it:
+    /// `deploy/api`, `hpa`, ...; an empty `ns` for cluster scope).
+    fn jsonpath(&self, what: &str, ns: &str, path: &str) -> String {
+        let mut args = vec!["get", what];
+        if !ns.is_empty() {
+            args.extend(["-n", ns]);
+        }
+        let output = format!("jsonpath={path}");
+        args.extend(["-o", output.as_str()]);
+        self.kubectl(&args)
+    }
+
     fn token(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("data/rest/admin-token"))
             .expect("the admin token")
@@ -412,10 +424,7 @@ fn kubectl_drives_an_application_through_its_whole_life() {
     let out = s.kubectl(&["apply", "-f", changed_path.to_str().expect("utf-8")]);
     assert!(out.contains("deployment.apps/web configured"), "{out}");
     assert!(out.contains("configmap/web-config unchanged"), "{out}");
-    let spec = s.kubectl(&[
-        "get", "deploy", "web", "-n", "shop", "-o",
-        "jsonpath={.spec.template.spec.containers[*].image}|{.spec.template.spec.containers[0].env[*].name}|{.metadata.generation}",
-    ]);
+    let spec = s.jsonpath("deploy/web", "shop", "{.spec.template.spec.containers[*].image}|{.spec.template.spec.containers[0].env[*].name}|{.metadata.generation}");
     assert_eq!(spec, "nginx:1.27 busybox:1.36|MODE LEVEL|2");
 
     let out = s.kubectl(&["get", "pods,deploy,svc", "-A"]);
@@ -499,15 +508,11 @@ fn kubectl_drives_an_application_through_its_whole_life() {
     assert!(s
         .kubectl(&["annotate", "deploy", "web", "-n", "shop", "owner=team-a"])
         .contains("deployment.apps/web annotated"));
-    let meta = s.kubectl(&[
-        "get",
-        "deploy",
-        "web",
-        "-n",
+    let meta = s.jsonpath(
+        "deploy/web",
         "shop",
-        "-o",
-        "jsonpath={.spec.replicas}|{.metadata.labels.tier}|{.metadata.annotations.owner}",
-    ]);
+        "{.spec.replicas}|{.metadata.labels.tier}|{.metadata.annotations.owner}",
+    );
     assert_eq!(meta, "5|fe|team-a");
 
     // kubectl edit with an editor that changes replicas in the file it is given.
@@ -527,18 +532,7 @@ fn kubectl_drives_an_application_through_its_whole_life() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("deployment.apps/web edited"));
-    assert_eq!(
-        s.kubectl(&[
-            "get",
-            "deploy",
-            "web",
-            "-n",
-            "shop",
-            "-o",
-            "jsonpath={.spec.replicas}"
-        ]),
-        "3"
-    );
+    assert_eq!(s.jsonpath("deploy/web", "shop", "{.spec.replicas}"), "3");
 
     // A watch prints a ConfigMap created and then deleted while it runs.
     let mut watch = Command::new("kubectl")
@@ -752,7 +746,7 @@ fn bad_requests_get_status_errors_and_the_server_keeps_serving() {
     assert_eq!(code, 200, "{list}");
     assert_eq!(list["kind"], "ConfigMapList");
     assert_eq!(list["items"][0]["data"]["a"], "2");
-    let out = s.kubectl(&["get", "cm", "c1", "-o", "jsonpath={.data.a}"]);
+    let out = s.jsonpath("cm/c1", "", "{.data.a}");
     assert_eq!(out, "2");
 }
 
@@ -881,20 +875,9 @@ fn kubectl_server_side_apply_tracks_owners_and_conflicts() {
         first.to_str().expect("utf-8"),
     ]);
     assert_eq!(out.trim(), "deployment.apps/api serverside-applied");
-    let got = s.kubectl(&[
-        "get", "deploy", "api", "-n", "ssa", "-o",
-        "jsonpath={.spec.replicas}|{.spec.template.spec.containers[0].image}|{.metadata.managedFields[*].manager}|{.metadata.managedFields[*].operation}",
-    ]);
+    let got = s.jsonpath("deploy/api", "ssa", "{.spec.replicas}|{.spec.template.spec.containers[0].image}|{.metadata.managedFields[*].manager}|{.metadata.managedFields[*].operation}");
     assert_eq!(got, "2|nginx:1.26|kubectl|Apply");
-    let fields = s.kubectl(&[
-        "get",
-        "deploy",
-        "api",
-        "-n",
-        "ssa",
-        "-o",
-        "jsonpath={.metadata.managedFields[0].fieldsV1}",
-    ]);
+    let fields = s.jsonpath("deploy/api", "ssa", "{.metadata.managedFields[0].fieldsV1}");
     let fields: serde_json::Value = serde_json::from_str(&fields).expect("FieldsV1 JSON");
     assert_eq!(
         fields["f:spec"]["f:replicas"],
@@ -922,10 +905,7 @@ fn kubectl_server_side_apply_tracks_owners_and_conflicts() {
         second.to_str().expect("utf-8"),
     ]);
     assert_eq!(out.trim(), "deployment.apps/api serverside-applied");
-    let got = s.kubectl(&[
-        "get", "deploy", "api", "-n", "ssa", "-o",
-        "jsonpath={.spec.template.spec.containers[0].image}|{.spec.template.spec.containers[0].env[*].name}|{.metadata.generation}",
-    ]);
+    let got = s.jsonpath("deploy/api", "ssa", "{.spec.template.spec.containers[0].image}|{.spec.template.spec.containers[0].env[*].name}|{.metadata.generation}");
     assert_eq!(got, "nginx:1.27|MODE|2");
 
     // Another manager wants 5 replicas: a conflict with "kubectl" over .spec.replicas.
@@ -945,18 +925,7 @@ fn kubectl_server_side_apply_tracks_owners_and_conflicts() {
         err.contains("Apply failed with 1 conflict: conflict with \"kubectl\": .spec.replicas"),
         "{err}"
     );
-    assert_eq!(
-        s.kubectl(&[
-            "get",
-            "deploy",
-            "api",
-            "-n",
-            "ssa",
-            "-o",
-            "jsonpath={.spec.replicas}"
-        ]),
-        "2"
-    );
+    assert_eq!(s.jsonpath("deploy/api", "ssa", "{.spec.replicas}"), "2");
     // The same conflict over plain HTTP is a 409 Status with a FieldManagerConflict cause.
     let (code, _, body) = s.curl_with_headers(
         "PATCH",
@@ -994,10 +963,7 @@ fn kubectl_server_side_apply_tracks_owners_and_conflicts() {
         scaler,
     ]);
     assert_eq!(out.trim(), "deployment.apps/api serverside-applied");
-    let got = s.kubectl(&[
-        "get", "deploy", "api", "-n", "ssa", "-o",
-        "jsonpath={.spec.replicas}|{.spec.template.spec.containers[0].image}|{.metadata.managedFields[*].manager}",
-    ]);
+    let got = s.jsonpath("deploy/api", "ssa", "{.spec.replicas}|{.spec.template.spec.containers[0].image}|{.metadata.managedFields[*].manager}");
     assert_eq!(got, "5|nginx:1.27|kubectl scaler");
 
     // kubectl edit (an Update by "kubectl-edit") takes replicas from the applier,
@@ -1014,10 +980,7 @@ fn kubectl_server_side_apply_tracks_owners_and_conflicts() {
         "edit: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let got = s.kubectl(&[
-        "get", "deploy", "api", "-n", "ssa", "-o",
-        "jsonpath={.spec.replicas}|{.metadata.managedFields[*].manager}|{.metadata.managedFields[*].operation}",
-    ]);
+    let got = s.jsonpath("deploy/api", "ssa", "{.spec.replicas}|{.metadata.managedFields[*].manager}|{.metadata.managedFields[*].operation}");
     // "scaler" owned nothing else, so it is gone, as Kubernetes drops empty entries.
     assert_eq!(got, "6|kubectl kubectl-edit|Apply Update");
     let err = s.kubectl_fails(&[
@@ -1557,17 +1520,8 @@ fn kubectl_create_subcommands_send_protobuf_bodies() {
         "kubectl no longer sends protobuf; this test would prove nothing: {stderr}"
     );
 
-    let get = |kind: &str, name: &str, jsonpath: &str| {
-        s.kubectl(&[
-            "get",
-            kind,
-            name,
-            "-n",
-            "pb",
-            "-o",
-            &format!("jsonpath={jsonpath}"),
-        ])
-    };
+    let get =
+        |kind: &str, name: &str, path: &str| s.jsonpath(&format!("{kind}/{name}"), "pb", path);
     // Each step: the create arguments, kubectl's answer, then (kind, name, jsonpath,
     // what it shows). In order: a later step uses an earlier object.
     struct Step {
@@ -1708,10 +1662,7 @@ fn kubectl_autoscale_is_served_at_autoscaling_v1_and_v2() {
 
     // The preferred version, v2: the CPU target became a metric.
     assert_eq!(
-        s.kubectl(&[
-            "get", "hpa", "web", "-n", "hpa", "-o",
-            "jsonpath={.apiVersion}|{.spec.scaleTargetRef.name}|{.spec.metrics[0].resource.target.averageUtilization}|{.spec.minReplicas}|{.spec.maxReplicas}",
-        ]),
+        s.jsonpath("hpa/web", "hpa", "{.apiVersion}|{.spec.scaleTargetRef.name}|{.spec.metrics[0].resource.target.averageUtilization}|{.spec.minReplicas}|{.spec.maxReplicas}"),
         "autoscaling/v2|web|50|1|3"
     );
     let table = s.kubectl(&["get", "hpa", "-n", "hpa"]);
@@ -1725,27 +1676,16 @@ fn kubectl_autoscale_is_served_at_autoscaling_v1_and_v2() {
 
     // v1, as kubectl autoscale wrote it.
     let v1 = "horizontalpodautoscalers.v1.autoscaling";
+    let v1_web = format!("{v1}/web");
     assert_eq!(
-        s.kubectl(&[
-            "get",
-            v1,
-            "web",
-            "-n",
+        s.jsonpath(
+            &v1_web,
             "hpa",
-            "-o",
-            "jsonpath={.apiVersion}|{.spec.targetCPUUtilizationPercentage}|{.spec.maxReplicas}",
-        ]),
+            "{.apiVersion}|{.spec.targetCPUUtilizationPercentage}|{.spec.maxReplicas}"
+        ),
         "autoscaling/v1|50|3"
     );
-    let rv = s.kubectl(&[
-        "get",
-        v1,
-        "web",
-        "-n",
-        "hpa",
-        "-o",
-        "jsonpath={.metadata.resourceVersion}",
-    ]);
+    let rv = s.jsonpath(&v1_web, "hpa", "{.metadata.resourceVersion}");
     let watch = s.stream(&format!(
         "/apis/autoscaling/v1/namespaces/hpa/horizontalpodautoscalers?watch=1&resourceVersion={rv}"
     ));
@@ -1761,15 +1701,11 @@ fn kubectl_autoscale_is_served_at_autoscaling_v1_and_v2() {
         r#"{"spec":{"targetCPUUtilizationPercentage":70}}"#,
     ]);
     assert_eq!(
-        s.kubectl(&[
-            "get",
+        s.jsonpath(
+            "hpa/web",
             "hpa",
-            "web",
-            "-n",
-            "hpa",
-            "-o",
-            "jsonpath={.spec.metrics[0].resource.target.averageUtilization}",
-        ]),
+            "{.spec.metrics[0].resource.target.averageUtilization}"
+        ),
         "70"
     );
     let event = watch.next();
@@ -1780,14 +1716,7 @@ fn kubectl_autoscale_is_served_at_autoscaling_v1_and_v2() {
         "{event}"
     );
 
-    let list = s.kubectl(&[
-        "get",
-        v1,
-        "-n",
-        "hpa",
-        "-o",
-        "jsonpath={.apiVersion}|{.items[*].apiVersion}",
-    ]);
+    let list = s.jsonpath(v1, "hpa", "{.apiVersion}|{.items[*].apiVersion}");
     assert_eq!(list, "v1|autoscaling/v1");
     assert_eq!(
         s.kubectl(&["delete", v1, "web", "-n", "hpa"]).trim(),
