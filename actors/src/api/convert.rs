@@ -23,23 +23,18 @@ pub const HORIZONTAL_POD_AUTOSCALER_V1: ResourceInfo = ResourceInfo {
 /// Every kind served at a version other than its storage version.
 pub static ALTERNATE_VERSIONS: [&ResourceInfo; 1] = [&HORIZONTAL_POD_AUTOSCALER_V1];
 
-/// The served entry for a group, version and plural that is an alternate version,
-/// and the stored kind it converts to.
-pub fn lookup_alternate(
-    group: &str,
-    version: &str,
-    plural: &str,
-) -> Option<(&'static ResourceInfo, &'static ResourceInfo)> {
+/// The served entry for a group, version and plural that is an alternate version
+/// ([`storage_of`] gives the stored kind it converts to).
+pub fn lookup_alternate(group: &str, version: &str, plural: &str) -> Option<&'static ResourceInfo> {
     ALTERNATE_VERSIONS
         .iter()
         .copied()
         .find(|r| r.group == group && r.version == version && r.plural == plural)
-        .map(|served| (served, storage_of(served)))
 }
 
 /// The stored kind of a served one (itself when it is stored as served).
 pub fn storage_of(served: &'static ResourceInfo) -> &'static ResourceInfo {
-    if std::ptr::eq(served, &HORIZONTAL_POD_AUTOSCALER_V1) {
+    if converts(served) {
         &HORIZONTAL_POD_AUTOSCALER
     } else {
         served
@@ -368,7 +363,7 @@ mod tests {
         assert!(v2["metadata"].get("annotations").is_none());
         assert_eq!(
             lookup_alternate("autoscaling", "v1", "horizontalpodautoscalers")
-                .map(|(served, stored)| (served.version, stored.version)),
+                .map(|served| (served.version, storage_of(served).version)),
             Some(("v1", "v2"))
         );
         assert!(lookup_alternate("autoscaling", "v2", "horizontalpodautoscalers").is_none());

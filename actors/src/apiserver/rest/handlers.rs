@@ -125,11 +125,6 @@ fn served_json(target: &Target, object: &Object) -> Result<Value, RestError> {
     Ok(convert::to_served(target.served, object_json(object)?))
 }
 
-/// Whether the URL names a version other than the stored one.
-fn converts(target: &Target) -> bool {
-    !std::ptr::eq(target.served, target.info)
-}
-
 /// Every request under `/api` and `/apis`.
 pub async fn api(
     req: HttpRequest,
@@ -190,7 +185,7 @@ async fn resource(
 ) -> Result<HttpResponse, RestError> {
     let sub = target.subresource.as_deref();
     if let Some(s) = sub {
-        let served = discovery::subresources(target.info)
+        let served = discovery::subresources(target.info())
             .iter()
             .any(|d| d.name == s);
         if !served {
@@ -274,14 +269,14 @@ async fn get(
     if target.subresource.as_deref() == Some("scale") {
         let scale = state
             .client
-            .get_scale(target.info, namespace(target), name(target))
+            .get_scale(target.info(), namespace(target), name(target))
             .await?;
         return scale_response(&scale);
     }
     let object = state
         .client
         .get(
-            target.info,
+            target.info(),
             namespace(target),
             name(target),
             GetOptions {
@@ -292,7 +287,7 @@ async fn get(
     let value = object_json(&object)?;
     if wants_table(req) {
         let t = table::table(
-            target.info,
+            target.info(),
             std::slice::from_ref(&value),
             now(),
             include_object(query)?,
@@ -383,14 +378,17 @@ async fn list(
     let namespace = namespace(target);
     let opts = list_options(query)?;
     let table = wants_table(req);
-    if !table && !convert::converts(target.served) {
+    if !table && !target.converts() {
         // The stored JSON is what the client gets: copy it, do not decode it.
-        let page = state.client.list_json(target.info, namespace, opts).await?;
+        let page = state
+            .client
+            .list_json(target.info(), namespace, opts)
+            .await?;
         return Ok(HttpResponse::Ok()
             .insert_header(ContentType::json())
             .body(list_body(target.served, &page)));
     }
-    let page = state.client.list(target.info, namespace, opts).await?;
+    let page = state.client.list(target.info(), namespace, opts).await?;
     let items = page
         .items
         .iter()
@@ -398,7 +396,7 @@ async fn list(
         .collect::<Result<Vec<_>, _>>()?;
     if table {
         let t = table::table(
-            target.info,
+            target.info(),
             &items,
             now(),
             include,
@@ -493,7 +491,7 @@ fn decode_body(
         )));
     }
     let value = convert::from_served(info, value);
-    let (mut object, warnings) = decode_value_as(target.info, value, strict(query)?)
+    let (mut object, warnings) = decode_value_as(target.info(), value, strict(query)?)
         .map_err(|e| RestError::bad_request(e.to_string()))?;
     place(target, &mut object)?;
     let ignore = query.get("fieldValidation") == Some("Ignore");
@@ -509,7 +507,7 @@ fn decode_body(
 /// URL with a name, checks the body's name.
 fn place(target: &Target, object: &mut Object) -> Result<(), RestError> {
     let meta = object.metadata_mut();
-    if target.info.namespaced {
+    if target.info().namespaced {
         let url_ns = namespace(target);
         if meta.namespace.is_empty() {
             meta.namespace = url_ns.to_owned();
@@ -608,7 +606,7 @@ async fn update(
         let scale = state
             .client
             .update_scale(
-                target.info,
+                target.info(),
                 namespace(target),
                 name(target),
                 parse_scale(value)?,
@@ -623,7 +621,7 @@ async fn update(
         let old = state
             .client
             .get(
-                target.info,
+                target.info(),
                 namespace(target),
                 name(target),
                 GetOptions::default(),
@@ -708,16 +706,16 @@ async fn patch(
     let dry_run = query.dry_run()?;
     let (ns, name) = (namespace(target), name(target));
     if target.subresource.as_deref() == Some("scale") {
-        let current = state.client.get_scale(target.info, ns, name).await?;
+        let current = state.client.get_scale(target.info(), ns, name).await?;
         let current = serde_json::to_value(&current)
             .map_err(|e| RestError::internal(format!("encoding the scale: {e}")))?;
-        let patched = apply_plain(target.info, kind, current, &value)?;
+        let patched = apply_plain(target.info(), kind, current, &value)?;
         let mut scale = parse_scale(patched)?;
         // A patch applies to the latest state; no stale-version check.
         scale.metadata.resource_version.clear();
         let stored = state
             .client
-            .update_scale(target.info, ns, name, scale, WriteOptions { dry_run })
+            .update_scale(target.info(), ns, name, scale, WriteOptions { dry_run })
             .await?;
         return scale_response(&stored);
     }
@@ -727,21 +725,21 @@ async fn patch(
         Subresource::Main
     };
     let stored = match kind {
-        PatchKind::Apply if converts(target) => {
+        PatchKind::Apply if target.converts() => {
             return Err(RestError::unsupported_media_type(&format!(
                 "application/apply-patch+yaml at {} (server-side apply is served at {})",
                 target.served.api_version(),
-                target.info.api_version()
+                target.info().api_version()
             )));
         }
         PatchKind::Apply => {
             return server_side_apply(state, target, query, &value, subresource, dry_run).await;
         }
         _ if kind == PatchKind::Strategic
-            || converts(target)
+            || target.converts()
             || (subresource == Subresource::Main && !field_manager(req, query).is_empty()) =>
         {
-            let merge = |current: Value| apply_plain(target.info, kind, current, &value);
+            let merge = |current: Value| apply_plain(target.info(), kind, current, &value);
             read_modify_write(req, state, target, query, subresource, dry_run, merge).await?
         }
         // A JSON or merge patch with no manager to record: storage applies it.
@@ -758,7 +756,7 @@ async fn patch(
             };
             state
                 .client
-                .patch(target.info, ns, name, patch, opts)
+                .patch(target.info(), ns, name, patch, opts)
                 .await?
         }
     };
@@ -810,7 +808,7 @@ async fn read_modify_write(
         attempt += 1;
         let current = state
             .client
-            .get(target.info, ns, name, GetOptions::default())
+            .get(target.info(), ns, name, GetOptions::default())
             .await?;
         let rv = current.metadata().resource_version.clone();
         let merged = merge(served_json(target, &current)?)?;
@@ -820,13 +818,13 @@ async fn read_modify_write(
             .unwrap_or("");
         if !asked.is_empty() && asked != rv {
             return Err(RestError::from(crate::apiserver::ApiError::conflict(
-                target.info,
+                target.info(),
                 name,
                 "the object has been modified; please apply your changes to the latest version and try again",
             )));
         }
         let merged = convert::from_served(target.served, merged);
-        let (mut object, _) = decode_value_as(target.info, merged, false).map_err(|e| {
+        let (mut object, _) = decode_value_as(target.info(), merged, false).map_err(|e| {
             RestError::bad_request(format!("the patched object does not decode: {e}"))
         })?;
         place(target, &mut object)?;
@@ -940,7 +938,7 @@ async fn server_side_apply(
         attempt += 1;
         let current = match state
             .client
-            .get(target.info, ns, name, GetOptions::default())
+            .get(target.info(), ns, name, GetOptions::default())
             .await
         {
             Ok(o) => Some(o),
@@ -957,7 +955,7 @@ async fn server_side_apply(
             apply::ApplyError::BadRequest(m) => RestError::bad_request(m),
         })?;
         let (mut object, _) =
-            decode_value_as(target.info, merged, strict(query)?).map_err(|e| {
+            decode_value_as(target.info(), merged, strict(query)?).map_err(|e| {
                 RestError::bad_request(format!("the applied object does not decode: {e}"))
             })?;
         place(target, &mut object)?;
@@ -1052,7 +1050,7 @@ async fn delete(
     let opts = delete_options(req, query, body)?;
     let outcome = state
         .client
-        .delete(target.info, namespace(target), name(target), opts)
+        .delete(target.info(), namespace(target), name(target), opts)
         .await?;
     Ok(json_response(200, &served_json(target, outcome.object())?))
 }
@@ -1067,7 +1065,7 @@ async fn delete_collection(
     let opts = delete_options(req, query, body)?;
     let gone = state
         .client
-        .delete_collection(target.info, namespace(target), list_options(query)?, opts)
+        .delete_collection(target.info(), namespace(target), list_options(query)?, opts)
         .await?;
     let items = gone
         .items
@@ -1131,7 +1129,6 @@ mod tests {
     #[test]
     fn objects_are_placed_in_the_urls_namespace() {
         let target = Target {
-            info: &CONFIG_MAP,
             served: &CONFIG_MAP,
             namespace: Some("shop".into()),
             name: Some("c".into()),
@@ -1147,7 +1144,6 @@ mod tests {
         cm.metadata_mut().name = "d".into();
         assert_eq!(place(&target, &mut cm).map_err(|e| e.code()), Err(400));
         let ns_target = Target {
-            info: &NAMESPACE,
             served: &NAMESPACE,
             namespace: None,
             name: None,

@@ -6,7 +6,7 @@
 //! `<resource>[/<name>[/<subresource>]]` (for a namespaced kind, the list across all
 //! namespaces). `namespaces/<name>[/<sub>]` itself is the Namespace object.
 
-use crate::api::convert::lookup_alternate;
+use crate::api::convert::{converts, lookup_alternate, storage_of};
 use crate::api::object::{lookup_resource, ResourceInfo};
 
 use super::status::RestError;
@@ -35,10 +35,9 @@ pub enum Route {
 /// The resource, namespace, name and subresource a URL addresses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
-    /// The kind's registry entry: the kind as stored.
-    pub info: &'static ResourceInfo,
-    /// The kind at the URL's version: `info` itself, or an alternate version that
-    /// bodies and answers are converted from and to ([`crate::api::convert`]).
+    /// The kind at the URL's version: the stored kind itself ([`Target::info`]), or an
+    /// alternate version that bodies and answers are converted from and to
+    /// ([`crate::api::convert`]).
     pub served: &'static ResourceInfo,
     /// The namespace, when the URL names one (`None`: all namespaces, or cluster-scoped).
     pub namespace: Option<String>,
@@ -46,6 +45,18 @@ pub struct Target {
     pub name: Option<String>,
     /// `status`, `scale`, ... when the URL names a subresource.
     pub subresource: Option<String>,
+}
+
+impl Target {
+    /// The kind as stored.
+    pub fn info(&self) -> &'static ResourceInfo {
+        storage_of(self.served)
+    }
+
+    /// Whether the URL names a version other than the stored one.
+    pub fn converts(&self) -> bool {
+        converts(self.served)
+    }
 }
 
 /// The subresources of a Namespace, which share their URL shape with a namespace's
@@ -72,11 +83,10 @@ pub fn parse(path: &str) -> Result<Route, RestError> {
     if rest.iter().any(|s| s.is_empty()) {
         return Err(RestError::no_route(path));
     }
-    // (stored, served)
+    // The kind at the URL's version.
     let lookup = |plural: &str| {
         lookup_resource(group, version, plural)
-            .map(|info| (info, info))
-            .or_else(|| lookup_alternate(group, version, plural).map(|(s, info)| (info, s)))
+            .or_else(|| lookup_alternate(group, version, plural))
             .ok_or_else(|| RestError::no_route(path))
     };
     let owned = |s: &&str| (*s).to_owned();
@@ -84,12 +94,11 @@ pub fn parse(path: &str) -> Result<Route, RestError> {
         // namespaces/<ns>/<resource>[/<name>[/<sub>]] for a namespaced resource
         ["namespaces", ns, plural, tail @ ..] => {
             match lookup(plural) {
-                Ok((info, served)) if info.namespaced => {
+                Ok(served) if served.namespaced => {
                     if tail.len() > 2 {
                         return Err(RestError::no_route(path));
                     }
                     Target {
-                        info,
                         served,
                         namespace: Some((*ns).to_owned()),
                         name: tail.first().map(owned),
@@ -101,10 +110,8 @@ pub fn parse(path: &str) -> Result<Route, RestError> {
                     && tail.is_empty()
                     && NAMESPACE_SUBRESOURCES.contains(plural) =>
                 {
-                    let (info, served) = lookup("namespaces")?;
                     Target {
-                        info,
-                        served,
+                        served: lookup("namespaces")?,
                         namespace: None,
                         name: Some((*ns).to_owned()),
                         subresource: Some((*plural).to_owned()),
@@ -117,10 +124,8 @@ pub fn parse(path: &str) -> Result<Route, RestError> {
             if tail.len() > 2 {
                 return Err(RestError::no_route(path));
             }
-            let (info, served) = lookup(plural)?;
             Target {
-                info,
-                served,
+                served: lookup(plural)?,
                 namespace: None,
                 name: tail.first().map(owned),
                 subresource: tail.get(1).map(owned),
@@ -149,17 +154,17 @@ mod tests {
     fn resource_urls_name_kind_namespace_name_and_subresource() {
         let t = target("/api/v1/namespaces/shop/pods");
         assert_eq!(
-            (t.info, t.namespace.as_deref(), t.name),
+            (t.info(), t.namespace.as_deref(), t.name),
             (&POD, Some("shop"), None)
         );
         let t = target("/api/v1/pods");
-        assert_eq!((t.info, t.namespace), (&POD, None));
+        assert_eq!((t.info(), t.namespace), (&POD, None));
         let t = target("/apis/apps/v1/namespaces/shop/deployments/web/scale");
-        assert_eq!(t.info, &DEPLOYMENT);
+        assert_eq!(t.info(), &DEPLOYMENT);
         assert_eq!(t.name.as_deref(), Some("web"));
         assert_eq!(t.subresource.as_deref(), Some("scale"));
         let t = target("/api/v1/nodes/n1/status");
-        assert_eq!((t.info, t.name.as_deref()), (&NODE, Some("n1")));
+        assert_eq!((t.info(), t.name.as_deref()), (&NODE, Some("n1")));
         assert_eq!(t.subresource.as_deref(), Some("status"));
     }
 
@@ -167,11 +172,11 @@ mod tests {
     #[test]
     fn namespace_urls_are_namespaces_not_prefixes() {
         let t = target("/api/v1/namespaces");
-        assert_eq!((t.info, t.name), (&NAMESPACE, None));
+        assert_eq!((t.info(), t.name), (&NAMESPACE, None));
         let t = target("/api/v1/namespaces/shop");
-        assert_eq!((t.info, t.name.as_deref()), (&NAMESPACE, Some("shop")));
+        assert_eq!((t.info(), t.name.as_deref()), (&NAMESPACE, Some("shop")));
         let t = target("/api/v1/namespaces/shop/status");
-        assert_eq!(t.info, &NAMESPACE);
+        assert_eq!(t.info(), &NAMESPACE);
         assert_eq!(t.name.as_deref(), Some("shop"));
         assert_eq!(t.subresource.as_deref(), Some("status"));
     }

@@ -304,7 +304,7 @@ pub async fn serve(
         include: IncludeObject::parse(query.get("includeObject").unwrap_or("")).ok_or_else(
             || RestError::bad_request("includeObject: must be None, Metadata or Object"),
         )?,
-        served: (!std::ptr::eq(target.served, target.info)).then_some(target.served),
+        served: target.converts().then_some(target.served),
     };
     let format = match encoding {
         Encoding { table: true, .. } => Format::Table(encoding.include),
@@ -315,7 +315,7 @@ pub async fn serve(
         _ => Format::Json,
     };
     let send_initial = send_initial_events(query)?;
-    let info = target.info;
+    let info = target.info();
     let namespace = target.namespace.clone().filter(|_| info.namespaced);
     let ns = namespace.as_deref().unwrap_or("");
     let opts = WatchOptions {
